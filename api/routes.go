@@ -1,0 +1,101 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	"github.com/kmsnode/kmsnode/kms"
+)
+
+// handler runs one operation on a raw JSON body.
+type handler func(ctx context.Context, body []byte) (any, error)
+
+// route is one row of the table: the handler and the largest body it takes.
+type route struct {
+	handle  handler
+	maxBody int
+}
+
+// Body limits: crypto requests carry at most a 6144-byte blob or 4096-byte
+// plaintext plus a context; policy requests carry up to 131072 characters.
+const (
+	smallBody  = 64 << 10
+	policyBody = 1 << 20
+	maxBody    = policyBody
+)
+
+// routes is the one table of operations, keyed by the X-Amz-Target suffix.
+// Operations of the AWS model missing here answer UnsupportedOperation.
+func routes(k *kms.Service) map[string]route {
+	small := func(h handler) route { return route{handle: h, maxBody: smallBody} }
+	return map[string]route{
+		"CreateKey":                       {handle: op(k.CreateKey), maxBody: policyBody},
+		"DescribeKey":                     small(op(k.DescribeKey)),
+		"ListKeys":                        small(op(k.ListKeys)),
+		"UpdateKeyDescription":            small(op(k.UpdateKeyDescription)),
+		"EnableKey":                       small(op(k.EnableKey)),
+		"DisableKey":                      small(op(k.DisableKey)),
+		"ScheduleKeyDeletion":             small(op(k.ScheduleKeyDeletion)),
+		"CancelKeyDeletion":               small(op(k.CancelKeyDeletion)),
+		"Encrypt":                         small(op(k.Encrypt)),
+		"Decrypt":                         small(op(k.Decrypt)),
+		"ReEncrypt":                       small(op(k.ReEncrypt)),
+		"GenerateDataKey":                 small(op(k.GenerateDataKey)),
+		"GenerateDataKeyWithoutPlaintext": small(op(k.GenerateDataKeyWithoutPlaintext)),
+		"GenerateRandom":                  small(op(k.GenerateRandom)),
+		"CreateAlias":                     small(op(k.CreateAlias)),
+		"UpdateAlias":                     small(op(k.UpdateAlias)),
+		"DeleteAlias":                     small(op(k.DeleteAlias)),
+		"ListAliases":                     small(op(k.ListAliases)),
+		"TagResource":                     small(op(k.TagResource)),
+		"UntagResource":                   small(op(k.UntagResource)),
+		"ListResourceTags":                small(op(k.ListResourceTags)),
+		"EnableKeyRotation":               small(op(k.EnableKeyRotation)),
+		"DisableKeyRotation":              small(op(k.DisableKeyRotation)),
+		"GetKeyRotationStatus":            small(op(k.GetKeyRotationStatus)),
+		"RotateKeyOnDemand":               small(op(k.RotateKeyOnDemand)),
+		"ListKeyRotations":                small(op(k.ListKeyRotations)),
+		"GetKeyPolicy":                    small(op(k.GetKeyPolicy)),
+		"PutKeyPolicy":                    {handle: op(k.PutKeyPolicy), maxBody: policyBody},
+		"ListKeyPolicies":                 small(op(k.ListKeyPolicies)),
+		"ListGrants":                      small(op(k.ListGrants)),
+	}
+}
+
+// writes are the operations that change state; they get an idempotency ID.
+var writes = map[string]bool{
+	"CreateKey": true, "UpdateKeyDescription": true, "EnableKey": true, "DisableKey": true,
+	"ScheduleKeyDeletion": true, "CancelKeyDeletion": true, "CreateAlias": true,
+	"UpdateAlias": true, "DeleteAlias": true, "TagResource": true, "UntagResource": true,
+	"EnableKeyRotation": true, "DisableKeyRotation": true, "RotateKeyOnDemand": true,
+	"PutKeyPolicy": true,
+}
+
+// validator is implemented by every api/wire request shape.
+type validator interface{ Validate() error }
+
+// op adapts a kms operation to a handler: decode JSON into the request
+// shape, check the model's constraints, run, and wipe secrets in the
+// request afterwards.
+func op[Req any, PReq interface {
+	*Req
+	validator
+}, Resp any](fn func(context.Context, PReq) (Resp, error)) handler {
+	typ := reflect.TypeFor[Req]()
+	return func(ctx context.Context, body []byte) (any, error) {
+		req := PReq(new(Req))
+		if len(body) > 0 {
+			if err := json.Unmarshal(exactMembers(body, typ), req); err != nil {
+				return nil, fmt.Errorf("%w: %v", errSerialization, err)
+			}
+		}
+		defer wipeRequest(req)
+		if err := req.Validate(); err != nil {
+			return nil, err
+		}
+		auditContext(ctx, req)
+		return fn(ctx, req)
+	}
+}

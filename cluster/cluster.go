@@ -1,0 +1,268 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+
+	"github.com/kmsnode/kmsnode/fsm"
+)
+
+// Cluster is this node's membership in its region's Raft group.
+type Cluster struct {
+	cfg   Config
+	fsm   *fsm.FSM
+	raft  *raft.Raft
+	store *raftboltdb.BoltStore
+	trans raft.Transport
+
+	lease lease
+
+	mu        sync.Mutex
+	tasks     []func(ctx context.Context) // leader-only tasks
+	session   *leaderSession              // current leadership term, if leading
+	closing   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup
+}
+
+// Open starts Raft over the data directory. A directory without Raft state
+// is bootstrapped as a one-voter region; one with state resumes it (the
+// latest snapshot is restored into f, later entries are replayed once the
+// node leads or hears from a leader).
+func Open(cfg Config, f *fsm.FSM) (*Cluster, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	dir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{
+			Timeout:        time.Second,
+			FreelistType:   bbolt.FreelistMapType,
+			NoFreelistSync: true,
+		},
+		MsgpackUseNewTimeFormat: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: open log store: %w", err)
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: cfg.LogOutput})
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, logger)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("cluster: open snapshot store: %w", err)
+	}
+	logs, err := raft.NewLogCache(512, store)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = logger
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+	rc.BatchApplyCh = true
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	// One voter, so the in-memory transport is enough; the cluster issue
+	// replaces it with the TLS stream layer of package transport.
+	addr, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
+
+	has, err := raft.HasExistingState(logs, store, snaps)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if !has {
+		conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: addr}}}
+		if err := raft.BootstrapCluster(rc, logs, store, snaps, trans, conf); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(rc, f, logs, store, snaps, trans)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	}
+	c := &Cluster{cfg: cfg, fsm: f, raft: r, store: store, trans: trans, closing: make(chan struct{})}
+	c.lease.init(cfg.Lease)
+	c.wg.Add(2)
+	go c.leaseLoop()
+	go c.leaderLoop()
+	return c, nil
+}
+
+// Apply proposes cmd and returns the FSM's answer: nil, a deterministic
+// rejection from package fsm, or a cluster error. It retries, with the same
+// request ID, while there is no leader or leadership was lost mid-apply,
+// until ctx or the apply timeout ends.
+func (c *Cluster) Apply(ctx context.Context, cmd fsm.Command) error {
+	data, err := fsm.Encode(cmd)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(c.cfg.ApplyTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	backoff := 10 * time.Millisecond
+	for {
+		if time.Until(deadline) <= 0 || ctx.Err() != nil {
+			return ErrNoLeader
+		}
+		if c.raft.State() == raft.Leader {
+			resp, err := c.applyOnce(ctx, data, deadline)
+			if err == nil {
+				if e, ok := resp.(error); ok {
+					return e
+				}
+				return nil
+			}
+			if errors.Is(err, raft.ErrRaftShutdown) {
+				return ErrClosed
+			}
+			if errors.Is(err, errApplyWait) {
+				return ErrNoLeader
+			}
+			if !retryable(err) {
+				return fmt.Errorf("cluster: apply: %w", err)
+			}
+		}
+		// Not the leader (or lost it): a region of one node becomes leader
+		// by itself after an election; forwarding to another leader is the
+		// cluster issue's part.
+		if time.Now().Add(backoff).After(deadline) {
+			return ErrNoLeader
+		}
+		select {
+		case <-ctx.Done():
+			return ErrNoLeader
+		case <-c.closing:
+			return ErrClosed
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 200*time.Millisecond)
+	}
+}
+
+// errApplyWait: the caller stopped waiting for a commit (deadline or ctx);
+// the outcome is unknown, which the request ID makes safe to retry.
+var errApplyWait = errors.New("cluster: stopped waiting for the commit")
+
+// applyOnce applies on this leader. Raft's own timeout bounds only the
+// enqueue, so the wait for the commit is bounded here, against the deadline
+// and ctx.
+func (c *Cluster) applyOnce(ctx context.Context, data []byte, deadline time.Time) (any, error) {
+	f := c.raft.Apply(data, time.Until(deadline))
+	return waitFuture(ctx, deadline, f, func() (any, error) {
+		if err := f.Error(); err != nil {
+			return nil, err
+		}
+		return f.Response(), nil
+	})
+}
+
+// waitFuture runs get (which blocks on a raft future) until it returns, the
+// deadline passes or ctx ends. A raft future cannot be cancelled; an
+// abandoned wait finishes in the background.
+func waitFuture(ctx context.Context, deadline time.Time, f raft.Future, get func() (any, error)) (any, error) {
+	type result struct {
+		v   any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := get()
+		done <- result{v, err}
+	}()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-t.C:
+		return nil, errApplyWait
+	case <-ctx.Done():
+		return nil, errApplyWait
+	}
+}
+
+func retryable(err error) bool {
+	return errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
+		errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, raft.ErrEnqueueTimeout)
+}
+
+// ApplyRevoking applies a change that takes permissions away (DisableKey,
+// ScheduleKeyDeletion) and returns only once every lease granted before it
+// has run out, so no node can still use the key when the caller hears
+// success (design-notes §2.2, revocation rule).
+func (c *Cluster) ApplyRevoking(ctx context.Context, cmd fsm.Command) error {
+	if err := c.Apply(ctx, cmd); err != nil {
+		return err
+	}
+	hold := c.cfg.Lease + c.cfg.Lease/1000 + 10*time.Millisecond
+	if c.lease.singleVoter(c) {
+		// With one voter the only lease holder is this node, which applied
+		// the change before Apply returned.
+		return nil
+	}
+	select {
+	case <-time.After(hold):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// IsLeader reports whether this node leads its region now.
+func (c *Cluster) IsLeader() bool { return c.raft.State() == raft.Leader }
+
+// Stats returns Raft's own statistics (state, term, indexes) for status pages.
+func (c *Cluster) Stats() map[string]string { return c.raft.Stats() }
+
+// Snapshot asks Raft to take a snapshot now (log compaction; tests).
+func (c *Cluster) Snapshot() error { return c.raft.Snapshot().Error() }
+
+// Close stops leader tasks and Raft and closes the stores. It is safe to call
+// more than once and from several goroutines; every call returns once the
+// shutdown is complete. A leader task must not call it (Close waits for the
+// tasks).
+func (c *Cluster) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.shutdown() })
+	return c.closeErr
+}
+
+func (c *Cluster) shutdown() error {
+	close(c.closing)
+	c.wg.Wait()
+	err := c.raft.Shutdown().Error()
+	if cerr := c.store.Close(); err == nil {
+		err = cerr
+	}
+	if t, ok := c.trans.(interface{ Close() error }); ok {
+		_ = t.Close()
+	}
+	return err
+}

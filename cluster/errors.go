@@ -1,0 +1,13 @@
+package cluster
+
+import "errors"
+
+// Errors callers map to AWS errors. All are retryable by the client.
+var (
+	// ErrNoLeader: no leader could take the write within the apply timeout.
+	ErrNoLeader = errors.New("cluster: no leader")
+	// ErrNoLease: this node cannot prove its state is fresh enough to serve.
+	ErrNoLease = errors.New("cluster: no read lease")
+	// ErrClosed: the node is shutting down.
+	ErrClosed = errors.New("cluster: closed")
+)

@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// lease is this node's read lease (design-notes §2.2). until holds the
+// monotonic deadline as nanoseconds since base.
+type lease struct {
+	d     time.Duration
+	base  time.Time // carries the monotonic clock reading
+	until atomic.Int64
+	renew sync.Mutex // one renewal at a time
+	// barrierTerm is the Raft term in which this node last completed a
+	// Barrier as leader (0: none yet).
+	barrierTerm atomic.Uint64
+}
+
+func (l *lease) init(d time.Duration) { l.d, l.base = d, time.Now() }
+
+func (l *lease) now() int64 { return int64(time.Since(l.base)) }
+
+func (l *lease) valid() bool { return l.now() < l.until.Load() }
+
+// extend moves the deadline to sent+Δ if that is later.
+func (l *lease) extend(sent int64) {
+	v := sent + int64(l.d)
+	for {
+		cur := l.until.Load()
+		if v <= cur || l.until.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+func (l *lease) singleVoter(c *Cluster) bool {
+	f := c.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	n := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			n++
+		}
+	}
+	return n == 1
+}
+
+// ReadReady returns nil while the node's read lease is valid, else
+// ErrNoLease. It is the admission check of every crypto operation and is
+// cheap enough for the hot path (one atomic load and a clock read).
+func (c *Cluster) ReadReady() error {
+	if c.lease.valid() {
+		return nil
+	}
+	return ErrNoLease
+}
+
+// RenewLease makes sure the local state includes every write acknowledged
+// before the call, for a read that missed (a key created through another
+// node a moment ago) or a node without a lease. On a leader that holds a
+// valid lease and has caught up in its term this is already true (a write is
+// applied here before it is acknowledged), so it returns at once: a stream of
+// misses costs no Raft work.
+func (c *Cluster) RenewLease(ctx context.Context) error {
+	if c.raft.State() == raft.Leader && c.lease.valid() && c.caughtUp() {
+		return nil
+	}
+	return c.renew(ctx)
+}
+
+// caughtUp reports whether a Barrier of the current term has completed here.
+func (c *Cluster) caughtUp() bool {
+	return c.lease.barrierTerm.Load() == c.raft.CurrentTerm()
+}
+
+// renew renews the lease. The first renewal of a leadership term commits a
+// Barrier, which returns once every earlier entry is applied to this FSM;
+// after that a leader only needs to confirm it still leads (VerifyLeader: a
+// heartbeat round, no log entry, so an idle region writes nothing).
+func (c *Cluster) renew(ctx context.Context) error {
+	c.lease.renew.Lock()
+	defer c.lease.renew.Unlock()
+	sent := c.lease.now()
+	if c.raft.State() != raft.Leader {
+		// A follower asks the leader for a read index; that RPC arrives with
+		// the cluster issue. Until then only the leader holds a lease.
+		return ErrNoLease
+	}
+	deadline := time.Now().Add(c.lease.d / 2)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	if time.Until(deadline) <= 0 || ctx.Err() != nil {
+		return ErrNoLease
+	}
+	term := c.raft.CurrentTerm()
+	var f raft.Future
+	if c.lease.barrierTerm.Load() == term {
+		f = c.raft.VerifyLeader()
+	} else {
+		// Our state is at least as new as every write acknowledged before
+		// `sent` once this barrier of the current term is applied.
+		f = c.raft.Barrier(time.Until(deadline))
+	}
+	if _, err := waitFuture(ctx, deadline, f, func() (any, error) { return nil, f.Error() }); err != nil {
+		return ErrNoLease
+	}
+	c.lease.barrierTerm.Store(term)
+	c.lease.extend(sent)
+	return nil
+}
+
+// LeaseRemaining is how long the current lease still runs (0 if none).
+func (c *Cluster) LeaseRemaining() time.Duration {
+	return max(0, time.Duration(c.lease.until.Load()-c.lease.now()))
+}
+
+// leaseLoop renews the lease every Δ/4.
+func (c *Cluster) leaseLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.lease.d / 4)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), c.lease.d/2)
+		_ = c.renew(ctx)
+		cancel()
+		select {
+		case <-c.closing:
+			return
+		case <-t.C:
+		case <-c.raft.LeaderCh():
+			// Leadership changed: renew at once rather than a tick later.
+		}
+	}
+}

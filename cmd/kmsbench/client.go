@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+const (
+	targetPrefix = "TrentService."
+	contentType  = "application/x-amz-json-1.1"
+	// maxSample bounds the error message kept per failure type.
+	maxSample = 200
+)
+
+// target is one server under test.
+type target struct {
+	Name     string `json:"name"` // "baseline", "kmsnode"
+	Endpoint string `json:"endpoint"`
+	Baseline bool   `json:"baseline"`
+	url      string // Endpoint with the path "/"
+}
+
+// request is one operation's prepared request: fixed body, precomputed
+// payload hash; only the signature changes from call to call.
+type request struct {
+	api         string // KMS operation, e.g. "Encrypt"
+	target      string // X-Amz-Target value
+	body        []byte
+	payloadHash string // hex SHA-256 of body
+}
+
+func newRequest(api string, body []byte) *request {
+	sum := sha256.Sum256(body)
+	return &request{api: api, target: targetPrefix + api, body: body, payloadHash: hex.EncodeToString(sum[:])}
+}
+
+// client signs and sends requests over one keep-alive transport.
+type client struct {
+	tr     *http.Transport
+	signer *v4.Signer
+	creds  aws.Credentials
+	region string
+}
+
+func newClient(creds aws.Credentials, region string, maxConcurrency int, timeout time.Duration) *client {
+	tr := &http.Transport{
+		// No Proxy: a benchmark of a local server must not detour through
+		// HTTP_PROXY.
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          0, // no global limit
+		MaxIdleConnsPerHost:   maxConcurrency + 4,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		DisableCompression:    true,
+	}
+	return &client{tr: tr, signer: v4.NewSigner(), creds: creds, region: region}
+}
+
+// outcome is the result of one call: ok, or a failure type and message.
+type outcome struct {
+	ok     bool
+	status int
+	typ    string // failure type for errorCounts
+	msg    string
+}
+
+// sign builds and signs the HTTP request for r to t at time now.
+func (c *client) sign(ctx context.Context, t *target, r *request, now time.Time) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(r.body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-Amz-Target", r.target)
+	if err := c.signer.SignHTTP(ctx, c.creds, req, r.payloadHash, "kms", c.region, now); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// send performs req and reads the whole answer into buf.
+func (c *client) send(req *http.Request, buf *bytes.Buffer) outcome {
+	resp, err := c.tr.RoundTrip(req)
+	if err != nil {
+		return transportFailure(err)
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return transportFailure(fmt.Errorf("reading the answer: %w", err))
+	}
+	if resp.StatusCode == http.StatusOK {
+		return outcome{ok: true, status: resp.StatusCode}
+	}
+	typ, msg := awsError(resp.Header, buf.Bytes())
+	return outcome{status: resp.StatusCode, typ: fmt.Sprintf("HTTP %d %s", resp.StatusCode, typ), msg: msg}
+}
+
+// awsError extracts the AWS error type and message of a failed answer.
+func awsError(h http.Header, body []byte) (typ, msg string) {
+	var e struct {
+		Type     string `json:"__type"`
+		Message  string `json:"message"`
+		Message2 string `json:"Message"`
+	}
+	_ = json.Unmarshal(body, &e)
+	typ = h.Get("X-Amzn-Errortype")
+	if typ == "" {
+		typ = e.Type
+	}
+	// "com.amazonaws.kms#NotFoundException" and "NotFoundException:http://…"
+	// are both NotFoundException.
+	if i := strings.LastIndexByte(typ, '#'); i >= 0 {
+		typ = typ[i+1:]
+	}
+	if i := strings.IndexByte(typ, ':'); i >= 0 {
+		typ = typ[:i]
+	}
+	if typ == "" {
+		typ = "(no __type)"
+	}
+	msg = e.Message
+	if msg == "" {
+		msg = e.Message2
+	}
+	if msg == "" {
+		msg = strings.TrimSpace(string(body))
+	}
+	return typ, truncate(msg, maxSample)
+}
+
+// transportFailure classifies an error below HTTP into a small set of types
+// so that the error table stays short.
+func transportFailure(err error) outcome {
+	var ne net.Error
+	typ := "other"
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		typ = "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		typ = "connection reset"
+	case errors.Is(err, syscall.EPIPE):
+		typ = "broken pipe"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		typ = "connection closed (EOF)"
+	case errors.Is(err, context.Canceled):
+		typ = "canceled"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		typ = "timeout"
+	}
+	return outcome{typ: "transport: " + typ, msg: truncate(err.Error(), maxSample)}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// call sends one request outside the measured loop (setup) and returns the
+// answer's body, or an error that says what the server answered.
+func (c *client) call(ctx context.Context, t *target, r *request) ([]byte, error) {
+	req, err := c.sign(ctx, t, r, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	o := c.send(req, &buf)
+	if !o.ok {
+		return nil, fmt.Errorf("%s %s: %s: %s", t.Endpoint, r.api, o.typ, o.msg)
+	}
+	return buf.Bytes(), nil
+}

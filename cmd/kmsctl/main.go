@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+var version = "dev"
+
+var errUsage = errors.New("usage")
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: kmsctl status [--endpoint URL] [--json] | kmsctl version")
+		return 2
+	}
+	switch args[0] {
+	case "version":
+		fmt.Fprintln(stdout, "kmsctl", version)
+		return 0
+	case "status":
+		err := status(args[1:], stdout, stderr)
+		switch {
+		case errors.Is(err, errUsage):
+			return 2
+		case err != nil:
+			fmt.Fprintln(stderr, "kmsctl:", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "kmsctl: unknown command %q\n", args[0])
+	return 2
+}
+
+// nodeStatus is what `status` reports about one node.
+type nodeStatus struct {
+	Endpoint string `json:"endpoint"`
+	Alive    bool   `json:"alive"`
+	Ready    bool   `json:"ready"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+func status(args []string, stdout, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("kmsctl status", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	endpoint := fs.String("endpoint", envOr("KMSNODE_ENDPOINT", "http://127.0.0.1:8080"), "node API endpoint")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
+		fmt.Fprintln(stderr, "kmsctl:", err)
+		return errUsage
+	}
+	base := strings.TrimRight(*endpoint, "/")
+	c := &http.Client{Timeout: 5 * time.Second}
+	st := nodeStatus{Endpoint: base}
+	if _, err := get(c, base+"/healthz"); err == nil {
+		st.Alive = true
+	} else {
+		st.Detail = err.Error()
+	}
+	if st.Alive {
+		body, err := get(c, base+"/readyz")
+		st.Ready = err == nil
+		if err != nil {
+			st.Detail = strings.TrimSpace(body)
+			if st.Detail == "" {
+				st.Detail = err.Error()
+			}
+		}
+	}
+	if *asJSON {
+		if err := json.NewEncoder(stdout).Encode(st); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "endpoint  %s\nalive     %v\nready     %v\n", st.Endpoint, st.Alive, st.Ready)
+		if st.Detail != "" {
+			fmt.Fprintf(stdout, "detail    %s\n", st.Detail)
+		}
+	}
+	if !st.Ready {
+		return errors.New("node is not ready")
+	}
+	return nil
+}
+
+func get(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return string(b), nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,207 @@
+package fsm
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+)
+
+// Hooks let the layer above react to state changes without the FSM importing
+// it. They are called from Apply/Restore after the change, without the FSM's
+// lock held (they may read the FSM), and must be quick.
+type Hooks struct {
+	// KeyDeleted is called when a key and its material leave the state.
+	KeyDeleted func(keyID string)
+	// Restored is called after Restore replaced the whole state.
+	Restored func()
+}
+
+// FSM is the region state machine. Reads are safe from any goroutine; writes
+// happen only through Raft (Apply, Restore).
+type FSM struct {
+	mu      sync.RWMutex
+	st      *state
+	hooks   atomic.Pointer[Hooks] // read by Raft's goroutine, set by the layer above
+	applied atomic.Uint64         // index of the last log entry Apply consumed
+}
+
+// state is everything the FSM holds; snapshots copy it.
+type state struct {
+	keys       map[string]*Key
+	keyIDs     []string // sorted, for paging
+	aliases    map[string]*Alias
+	aliasNames []string // sorted, for paging
+	seal       *Seal
+	reqs       map[string]reqResult // request ID → result, for idempotency
+	reqOrder   []reqEntry           // apply order, for expiry
+}
+
+type reqResult struct {
+	Code    string `json:"code,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	State   string `json:"state,omitempty"`
+}
+
+type reqEntry struct {
+	ID string `json:"id"`
+	At int64  `json:"at"`
+}
+
+func newState() *state {
+	return &state{
+		keys:    map[string]*Key{},
+		aliases: map[string]*Alias{},
+		reqs:    map[string]reqResult{},
+	}
+}
+
+// New returns an empty FSM.
+func New() *FSM { return &FSM{st: newState()} }
+
+// SetHooks installs hooks. Safe to call at any time, also while Raft runs.
+func (f *FSM) SetHooks(h Hooks) { f.hooks.Store(&h) }
+
+func (f *FSM) hooksNow() Hooks {
+	if h := f.hooks.Load(); h != nil {
+		return *h
+	}
+	return Hooks{}
+}
+
+// AppliedIndex is the Raft index of the last command Apply consumed (not
+// barriers; 0 after a Restore until the next command). Informational: the
+// read lease relies on Barrier, which returns only after earlier entries
+// were applied.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// Apply implements raft.FSM. It returns nil or an error value (a *StateError
+// for deterministic rejections). It panics on an entry it cannot decode, since
+// continuing would let this node diverge from its peers.
+func (f *FSM) Apply(l *raft.Log) interface{} {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	defer f.applied.Store(l.Index)
+	c, ignorable, err := Decode(l.Data)
+	if err != nil {
+		if ignorable {
+			return nil
+		}
+		panic(fmt.Sprintf("fsm: cannot apply log %d: %v", l.Index, err))
+	}
+	f.mu.Lock()
+	deleted, err := f.applyLocked(c)
+	f.mu.Unlock()
+	// Hooks run after the lock is released, so they may read the FSM.
+	if h := f.hooksNow(); deleted != "" && h.KeyDeleted != nil {
+		h.KeyDeleted(deleted)
+	}
+	return err
+}
+
+// applyLocked runs one command with request-ID deduplication. It returns
+// the ID of a key the command deleted, for the KeyDeleted hook.
+func (f *FSM) applyLocked(c Command) (string, error) {
+	r := c.req()
+	st := f.st
+	st.expireRequests(r.At)
+	if r.ID != "" {
+		if prev, ok := st.reqs[r.ID]; ok {
+			return "", errorOf(prev.Code, prev.Subject, prev.State)
+		}
+	}
+	deleted, err := st.apply(c)
+	if r.ID != "" {
+		res := reqResult{Code: codeOf(err)}
+		if se, ok := err.(*StateError); ok {
+			res.Subject, res.State = se.Subject, se.State
+		}
+		st.reqs[r.ID] = res
+		st.reqOrder = append(st.reqOrder, reqEntry{ID: r.ID, At: r.At})
+	}
+	return deleted, err
+}
+
+// expireRequests forgets request IDs older than the TTL, judged by the
+// command's own time so every node forgets the same ones.
+func (st *state) expireRequests(now int64) {
+	n := 0
+	for n < len(st.reqOrder) && st.reqOrder[n].At < now-requestTTLMillis {
+		delete(st.reqs, st.reqOrder[n].ID)
+		n++
+	}
+	if n > 0 {
+		st.reqOrder = append([]reqEntry(nil), st.reqOrder[n:]...)
+	}
+}
+
+// Snapshot implements raft.FSM: it captures the state by copying the maps of
+// immutable records, which is quick; Persist encodes it concurrently.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return &snapshot{st: f.st.copy()}, nil
+}
+
+// Restore implements raft.FSM: it decodes into fresh state and swaps it in.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := readSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.st = st
+	f.mu.Unlock()
+	if h := f.hooksNow(); h.Restored != nil {
+		h.Restored()
+	}
+	return nil
+}
+
+// copy returns a copy sharing the immutable records.
+func (st *state) copy() *state {
+	c := &state{
+		keys:       make(map[string]*Key, len(st.keys)),
+		keyIDs:     append([]string(nil), st.keyIDs...),
+		aliases:    make(map[string]*Alias, len(st.aliases)),
+		aliasNames: append([]string(nil), st.aliasNames...),
+		seal:       st.seal,
+		reqs:       make(map[string]reqResult, len(st.reqs)),
+		reqOrder:   append([]reqEntry(nil), st.reqOrder...),
+	}
+	for k, v := range st.keys {
+		c.keys[k] = v
+	}
+	for k, v := range st.aliases {
+		c.aliases[k] = v
+	}
+	for k, v := range st.reqs {
+		c.reqs[k] = v
+	}
+	return c
+}
+
+// insertSorted and removeSorted keep the paging indexes ordered.
+func insertSorted(s []string, v string) []string {
+	i := sort.SearchStrings(s, v)
+	if i < len(s) && s[i] == v {
+		return s
+	}
+	s = append(s, "")
+	copy(s[i+1:], s[i:])
+	s[i] = v
+	return s
+}
+
+func removeSorted(s []string, v string) []string {
+	i := sort.SearchStrings(s, v)
+	if i < len(s) && s[i] == v {
+		return append(s[:i], s[i+1:]...)
+	}
+	return s
+}

@@ -1,0 +1,108 @@
+package kms
+
+import (
+	"context"
+	"errors"
+
+	"github.com/kmsnode/kmsnode/crypto"
+	"github.com/kmsnode/kmsnode/fsm"
+)
+
+// The shared steps of the cryptographic operations. All of them run on the
+// node that received the request, from its FSM, under its read lease.
+
+// cryptoKey admits a crypto operation and resolves its key.
+func (s *Service) cryptoKey(ctx context.Context, ref string) (*fsm.Key, error) {
+	if err := s.admit(ctx); err != nil {
+		return nil, err
+	}
+	k, err := s.resolveKey(ctx, ref, keyOrAlias)
+	if err != nil {
+		return nil, err
+	}
+	return k, s.usableForCrypto(k)
+}
+
+// admit is the read-lease and seal gate of every crypto operation. A lapsed
+// lease (the renewal loop fell behind under load) gets one synchronous
+// renewal before the request is refused.
+func (s *Service) admit(ctx context.Context) error {
+	if s.Sealed() {
+		return errorf(ErrSealed, "This node is sealed. Retry the request; another node may serve it.")
+	}
+	if err := s.cluster.ReadReady(); err == nil {
+		return nil
+	}
+	return s.cluster.RenewLease(ctx)
+}
+
+// seal encrypts plaintext under the current material of k.
+func (s *Service) seal(k *fsm.Key, plaintext []byte, ec map[string]string) ([]byte, error) {
+	cur := k.Current()
+	var mat [crypto.KeySize]byte
+	defer clear(mat[:])
+	if err := s.material(k, cur, &mat); err != nil {
+		return nil, err
+	}
+	ref, err := crypto.ParseKeyID(k.ID)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := crypto.Encrypt(mat[:], crypto.Header{Ref: ref, Version: cur.Version}, plaintext, ec)
+	if errors.Is(err, crypto.ErrInvalidContext) {
+		return nil, validation("encryptionContext", "", "The encryption context is invalid (UTF-8, at most 65535 bytes per key or value, 8192 bytes in all).")
+	}
+	return blob, err
+}
+
+// open decrypts a ciphertext blob. wantRef, if not empty, is the KeyId the
+// caller named: a blob of another key is IncorrectKeyException. Every other
+// failure is the one InvalidCiphertextException.
+func (s *Service) open(ctx context.Context, blob []byte, ec map[string]string, wantRef string) (*fsm.Key, uint32, []byte, error) {
+	if err := s.admit(ctx); err != nil {
+		return nil, 0, nil, err
+	}
+	invalid := errorf(ErrInvalidCiphertext, msgInvalidCiphertext)
+	h, err := crypto.ParseHeader(blob)
+	if err != nil {
+		return nil, 0, nil, invalid
+	}
+	id := h.Ref.String()
+	if wantRef != "" {
+		want, err := s.resolveKey(ctx, wantRef, keyOrAlias)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if want.ID != id {
+			return nil, 0, nil, errorf(ErrIncorrectKey, msgIncorrectKey)
+		}
+	}
+	k, ok := s.fsm.Key(id)
+	if !ok && s.cluster.RenewLease(ctx) == nil {
+		k, ok = s.fsm.Key(id)
+	}
+	if !ok {
+		// Unknown or deleted key: the same answer as a forged blob.
+		return nil, 0, nil, invalid
+	}
+	RequestFrom(ctx).KeyARN = s.keyARN(id)
+	if err := s.usableForCrypto(k); err != nil {
+		return nil, 0, nil, err
+	}
+	m := k.MaterialVersion(h.Version)
+	if m == nil {
+		return nil, 0, nil, invalid
+	}
+	var mat [crypto.KeySize]byte
+	defer clear(mat[:])
+	if err := s.material(k, m, &mat); err != nil {
+		return nil, 0, nil, err
+	}
+	pt, err := crypto.Decrypt(mat[:], blob, ec)
+	if err != nil {
+		return nil, 0, nil, invalid
+	}
+	return k, h.Version, pt, nil
+}
+
+func dryRun(v *bool) bool { return v != nil && *v }

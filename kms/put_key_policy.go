@@ -1,0 +1,28 @@
+package kms
+
+import (
+	"context"
+
+	"github.com/kmsnode/kmsnode/api/wire"
+	"github.com/kmsnode/kmsnode/fsm"
+)
+
+// PutKeyPolicy replaces a key's policy after checking its grammar.
+// Enforcement (and the lockout safety check) come with the security issue;
+// BypassPolicyLockoutSafetyCheck is accepted now.
+func (s *Service) PutKeyPolicy(ctx context.Context, req *wire.PutKeyPolicyRequest) (*wire.PutKeyPolicyResponse, error) {
+	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPolicyName(req.PolicyName, k.ID); err != nil {
+		return nil, err
+	}
+	if err := checkPolicy(req.Policy); err != nil {
+		return nil, err
+	}
+	if err := s.apply(ctx, &fsm.PutKeyPolicy{Req: s.req(ctx), KeyID: k.ID, Policy: req.Policy}); err != nil {
+		return nil, err
+	}
+	return &wire.PutKeyPolicyResponse{}, nil
+}

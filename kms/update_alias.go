@@ -1,0 +1,20 @@
+package kms
+
+import (
+	"context"
+
+	"github.com/kmsnode/kmsnode/api/wire"
+	"github.com/kmsnode/kmsnode/fsm"
+)
+
+// UpdateAlias points an existing alias at another key.
+func (s *Service) UpdateAlias(ctx context.Context, req *wire.UpdateAliasRequest) (*wire.UpdateAliasResponse, error) {
+	k, err := s.aliasTarget(ctx, req.AliasName, req.TargetKeyId)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.apply(ctx, &fsm.UpdateAlias{Req: s.req(ctx), Name: req.AliasName, KeyID: k.ID}); err != nil {
+		return nil, err
+	}
+	return &wire.UpdateAliasResponse{}, nil
+}

@@ -1,0 +1,242 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/kmsnode/kmsnode/api"
+	"github.com/kmsnode/kmsnode/api/sigv4"
+	"github.com/kmsnode/kmsnode/audit"
+	"github.com/kmsnode/kmsnode/cluster"
+	"github.com/kmsnode/kmsnode/crypto"
+	"github.com/kmsnode/kmsnode/fsm"
+	"github.com/kmsnode/kmsnode/kms"
+)
+
+// Node is one running kmsnode process.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	fsm     *fsm.FSM
+	cluster *cluster.Cluster
+	kms     *kms.Service
+	sink    *audit.FileSink
+	ln      net.Listener
+	srv     *http.Server
+	served  chan error
+	// CreatedUnsealKey is true when Start generated a development unseal key.
+	CreatedUnsealKey bool
+}
+
+// Start builds and starts a node and returns once it is unsealed and serving.
+func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	if cfg.SchedulerInterval == 0 {
+		cfg.SchedulerInterval = time.Second
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if cfg.NodeID == "" {
+		if cfg.NodeID, err = persistentNodeID(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	// A data directory without Raft state is a new region: only then may a
+	// development unseal key be created.
+	_, statErr := os.Stat(filepath.Join(cfg.DataDir, "raft", "raft.db"))
+	fresh := errors.Is(statErr, os.ErrNotExist)
+	nd := &Node{cfg: cfg, log: cfg.Logger, fsm: fsm.New(), served: make(chan error, 1)}
+	n = nd
+	defer func() {
+		if err != nil {
+			nd.Close() // n itself is nil on the error path
+		}
+	}()
+	n.cluster, err = cluster.Open(cluster.Config{
+		NodeID: cfg.NodeID, DataDir: cfg.DataDir, Lease: cfg.Lease,
+		HeartbeatTimeout: cfg.RaftHeartbeatTimeout, ElectionTimeout: cfg.RaftElectionTimeout,
+		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
+	}, n.fsm)
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("node: the data directory %s is in use by another kmsnode process", cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n.kms = kms.New(kms.Config{
+		Region: cfg.Region, AccountID: cfg.AccountID, Partition: cfg.Partition,
+		Clock: cfg.Clock, Logger: cfg.Logger,
+	}, n.cluster, n.fsm)
+	if err := n.unseal(ctx, fresh); err != nil {
+		return nil, err
+	}
+	n.cluster.OnLeader(func(ctx context.Context) { n.kms.RunScheduler(ctx, cfg.SchedulerInterval) })
+	if err := n.openAudit(); err != nil {
+		return nil, err
+	}
+	return n, n.serve()
+}
+
+func (n *Node) unseal(ctx context.Context, fresh bool) error {
+	kek, created, err := loadUnsealKey(&n.cfg, fresh)
+	if err != nil {
+		return err
+	}
+	defer crypto.Zero(kek)
+	n.CreatedUnsealKey = created
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.StartTimeout)
+	defer cancel()
+	return n.kms.Unseal(ctx, n.cfg.Seal.Provider, kek)
+}
+
+func (n *Node) openAudit() error {
+	path := n.cfg.AuditFile
+	if path == "off" {
+		return nil
+	}
+	if path == "" {
+		path = filepath.Join(n.cfg.DataDir, "audit.log")
+	}
+	sink, err := audit.OpenFile(audit.FileOptions{Path: path})
+	if err != nil {
+		return err
+	}
+	n.sink = sink
+	return nil
+}
+
+func (n *Node) serve() error {
+	store := sigv4.StaticStore{}
+	for _, c := range n.cfg.Credentials {
+		store[c.AccessKeyID] = c
+	}
+	var ah audit.Handler = audit.Discard
+	if n.sink != nil {
+		ah = n.sink
+	}
+	handler := api.New(api.Config{
+		KMS:      n.kms,
+		Verifier: sigv4.NewVerifier(store, sigv4.Options{Service: "kms", Region: n.cfg.Region}),
+		Audit:    ah, Logger: n.log, Region: n.cfg.Region, NodeID: n.cfg.NodeID,
+		Ready: n.Ready,
+	})
+	ln, err := net.Listen("tcp", n.cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("node: listen on %s: %w", n.cfg.APIAddr, err)
+	}
+	n.ln = ln
+	n.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second, // whole request, body included
+		WriteTimeout:      60 * time.Second, // covers a write waiting for Raft
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		var err error
+		if n.cfg.TLSCertFile != "" {
+			err = n.srv.ServeTLS(ln, n.cfg.TLSCertFile, n.cfg.TLSKeyFile)
+		} else {
+			err = n.srv.Serve(ln)
+		}
+		n.served <- err
+	}()
+	return nil
+}
+
+// Ready reports whether the node can serve crypto now (unsealed, holding a
+// read lease).
+func (n *Node) Ready() error {
+	if n.kms.Sealed() {
+		return errors.New("sealed")
+	}
+	return n.cluster.ReadReady()
+}
+
+// URL is the API endpoint, e.g. http://127.0.0.1:8080.
+func (n *Node) URL() string {
+	scheme := "http"
+	if n.cfg.TLSCertFile != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + n.ln.Addr().String()
+}
+
+// Config returns the node's configuration (with defaults filled in).
+func (n *Node) Config() Config { return n.cfg }
+
+// Cluster exposes the Raft side (tests, status).
+func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
+
+// FSM exposes the state machine (tests, status).
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Done is closed-with-error when the HTTP server stops unexpectedly.
+func (n *Node) Done() <-chan error { return n.served }
+
+// Close stops the node: API first (draining requests), then leader tasks and
+// Raft, then the audit sink; the keyring and material cache are zeroed.
+func (n *Node) Close() error {
+	var errs []error
+	if n.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := n.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
+	if n.cluster != nil {
+		errs = append(errs, n.cluster.Close())
+	}
+	if n.kms != nil {
+		n.kms.Close()
+	}
+	if n.sink != nil {
+		errs = append(errs, n.sink.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// persistentNodeID reads DataDir/node-id, creating a random UUID there the
+// first time, so a node keeps its Raft server ID across restarts.
+func persistentNodeID(dir string) (string, error) {
+	path := filepath.Join(dir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	h := hex.EncodeToString(b[:])
+	id := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("node: write node ID: %w", err)
+	}
+	return id, nil
+}

@@ -51,7 +51,7 @@ bench-micro:
 	mkdir -p bench/out
 	bash -o pipefail -c "$(GO) test -run '^$$' -bench . -benchmem -count 1 ./crypto/ ./api/sigv4/ ./fsm/ ./audit/ ./policy/ | tee bench/out/micro.txt"
 
-## fuzz: run every fuzz target for FUZZTIME each (default 30s)
+## fuzz: run every fuzz target for FUZZTIME each (a duration or a count such as 20000x; default 30s)
 .PHONY: fuzz
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)

@@ -35,6 +35,8 @@ type Config struct {
 	// Ready reports whether the node can serve (unsealed, holds a lease);
 	// it backs /readyz.
 	Ready func() error
+	// Operator, when set, serves the KmsNodeOperator.* operations.
+	Operator Operator
 }
 
 // Server is the HTTP handler of the AWS KMS API.
@@ -55,6 +57,11 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, routes: routes(cfg.KMS), known: map[string]bool{}, log: cfg.Logger}
+	if cfg.Operator != nil {
+		for name, rt := range operatorRoutes(cfg.Operator) {
+			s.routes[name] = rt
+		}
+	}
 	for _, o := range wire.Operations {
 		s.known[o] = true
 	}
@@ -80,9 +87,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	info := &kms.RequestInfo{ID: kms.NewRequestID()}
 	rec := &callAudit{}
-	opName, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	target := r.Header.Get("X-Amz-Target")
+	opName, ok := strings.CutPrefix(target, targetPrefix)
 	if !ok {
 		opName = "" // no TrentService. prefix: no operation of ours
+		if strings.HasPrefix(target, operatorPrefix) {
+			opName = target // routes hold operator operations under their prefix
+		}
 	}
 	w.Header().Set("x-amzn-RequestId", info.ID)
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/kmsnode/kmsnode/fsm"
+	"github.com/kmsnode/kmsnode/transport"
 )
 
 // Cluster is this node's membership in its region's Raft group.
@@ -26,6 +29,13 @@ type Cluster struct {
 	trans raft.Transport
 
 	lease lease
+	log   *slog.Logger
+
+	// Set with a Transport (a real region); nil for a standalone node.
+	tr       *transport.Transport
+	gossip   *gossip
+	rpcSrv   *http.Server
+	progress progressTable // followers' lease renewals, for promotion
 
 	mu        sync.Mutex
 	tasks     []func(ctx context.Context) // leader-only tasks
@@ -79,45 +89,78 @@ func Open(cfg Config, f *fsm.FSM) (*Cluster, error) {
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
 	rc.BatchApplyCh = true
+	rc.ShutdownOnRemove = true
 	if cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
 	}
 	if cfg.TrailingLogs > 0 {
 		rc.TrailingLogs = cfg.TrailingLogs
 	}
-	// One voter, so the in-memory transport is enough; the cluster issue
-	// replaces it with the TLS stream layer of package transport.
-	addr, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
-
 	has, err := raft.HasExistingState(logs, store, snaps)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	if !has {
-		conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: addr}}}
-		if err := raft.BootstrapCluster(rc, logs, store, snaps, trans, conf); err != nil {
-			store.Close()
-			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+	c := &Cluster{cfg: cfg, fsm: f, store: store, log: cfg.Logger, tr: cfg.Transport, closing: make(chan struct{})}
+	c.lease.init(cfg.Lease)
+	if c.tr == nil {
+		// A standalone node: one voter, so the in-memory transport is
+		// enough, and the first start bootstraps it.
+		addr, trans := raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
+		c.trans = trans
+		if !has {
+			conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: addr}}}
+			if err := raft.BootstrapCluster(rc, logs, store, snaps, trans, conf); err != nil {
+				store.Close()
+				return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+			}
 		}
+	} else {
+		c.gossip, err = startGossip(c)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		c.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream:                  c.tr.RaftLayer(),
+			MaxPool:                 3,
+			Timeout:                 10 * time.Second,
+			Logger:                  logger,
+			ServerAddressProvider:   c.gossip,
+			MsgpackUseNewTimeFormat: true,
+		})
 	}
-	r, err := raft.NewRaft(rc, f, logs, store, snaps, trans)
+	c.raft, err = raft.NewRaft(rc, f, logs, store, snaps, c.trans)
 	if err != nil {
+		if c.gossip != nil {
+			c.gossip.shutdown()
+		}
 		store.Close()
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	c := &Cluster{cfg: cfg, fsm: f, raft: r, store: store, trans: trans, closing: make(chan struct{})}
-	c.lease.init(cfg.Lease)
 	c.wg.Add(2)
 	go c.leaseLoop()
 	go c.leaderLoop()
+	if c.tr != nil {
+		c.startRPC()
+		c.OnLeader(c.reconcileLoop)
+		if !has && cfg.BootstrapExpect > 0 {
+			c.wg.Add(1)
+			go c.bootstrapLoop()
+		}
+		if err := c.gossip.join(cfg.Gossip.Join); err != nil {
+			c.log.Warn("gossip join failed; will retry", "err", err)
+		}
+	}
 	return c, nil
 }
 
 // Apply proposes cmd and returns the FSM's answer: nil, a deterministic
-// rejection from package fsm, or a cluster error. It retries, with the same
-// request ID, while there is no leader or leadership was lost mid-apply,
-// until ctx or the apply timeout ends.
+// rejection from package fsm, or a cluster error. On a follower the command
+// is forwarded to the leader over the cluster port, and Apply returns once
+// this node has applied it too, so the caller reads its own write here. It
+// retries, with the same request ID, while there is no leader or leadership
+// was lost mid-apply, until ctx or the apply timeout ends.
 func (c *Cluster) Apply(ctx context.Context, cmd fsm.Command) error {
 	data, err := fsm.Encode(cmd)
 	if err != nil {
@@ -132,27 +175,31 @@ func (c *Cluster) Apply(ctx context.Context, cmd fsm.Command) error {
 		if time.Until(deadline) <= 0 || ctx.Err() != nil {
 			return ErrNoLeader
 		}
+		var (
+			result error
+			index  uint64
+			err    error
+		)
 		if c.raft.State() == raft.Leader {
-			resp, err := c.applyOnce(ctx, data, deadline)
-			if err == nil {
-				if e, ok := resp.(error); ok {
-					return e
-				}
-				return nil
-			}
-			if errors.Is(err, raft.ErrRaftShutdown) {
-				return ErrClosed
-			}
-			if errors.Is(err, errApplyWait) {
-				return ErrNoLeader
-			}
-			if !retryable(err) {
-				return fmt.Errorf("cluster: apply: %w", err)
-			}
+			result, err = c.applyLocal(ctx, data, deadline)
+		} else if addr, _ := c.raft.LeaderWithID(); addr != "" && c.tr != nil {
+			result, index, err = c.forwardApply(ctx, string(addr), data, deadline)
+		} else {
+			err = errRetry
 		}
-		// Not the leader (or lost it): a region of one node becomes leader
-		// by itself after an election; forwarding to another leader is the
-		// cluster issue's part.
+		switch {
+		case err == nil:
+			if index > 0 {
+				c.waitApplied(ctx, index, deadline)
+			}
+			return result
+		case errors.Is(err, raft.ErrRaftShutdown), errors.Is(err, ErrClosed):
+			return ErrClosed
+		case errors.Is(err, errApplyWait):
+			return ErrNoLeader
+		case !errors.Is(err, errRetry) && !retryable(err):
+			return fmt.Errorf("cluster: apply: %w", err)
+		}
 		if time.Now().Add(backoff).After(deadline) {
 			return ErrNoLeader
 		}
@@ -164,6 +211,35 @@ func (c *Cluster) Apply(ctx context.Context, cmd fsm.Command) error {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 200*time.Millisecond)
+	}
+}
+
+// errRetry: no leader known, or the one asked no longer leads; try again.
+var errRetry = errors.New("cluster: no leader yet")
+
+// applyLocal applies on this leader and unwraps the FSM's answer.
+func (c *Cluster) applyLocal(ctx context.Context, data []byte, deadline time.Time) (result error, err error) {
+	resp, err := c.applyOnce(ctx, data, deadline)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := resp.(error); ok {
+		return e, nil
+	}
+	return nil, nil
+}
+
+// waitApplied waits (bounded by the deadline, at most a second) until this
+// node's FSM includes index, so a follower answers after it can read the
+// write it forwarded. A node that falls behind still answered correctly:
+// the write is committed, and a later miss renews the lease.
+func (c *Cluster) waitApplied(ctx context.Context, index uint64, deadline time.Time) {
+	limit := time.Now().Add(time.Second)
+	if deadline.Before(limit) {
+		limit = deadline
+	}
+	for c.fsm.AppliedIndex() < index && time.Now().Before(limit) && ctx.Err() == nil {
+		time.Sleep(time.Millisecond) // polling a local counter; no peer to wait on
 	}
 }
 
@@ -255,9 +331,18 @@ func (c *Cluster) Close() error {
 }
 
 func (c *Cluster) shutdown() error {
+	if c.tr != nil {
+		c.handOff()
+	}
 	close(c.closing)
 	c.wg.Wait()
+	if c.rpcSrv != nil {
+		_ = c.rpcSrv.Close()
+	}
 	err := c.raft.Shutdown().Error()
+	if c.gossip != nil {
+		c.gossip.leave()
+	}
 	if cerr := c.store.Close(); err == nil {
 		err = cerr
 	}
@@ -265,4 +350,32 @@ func (c *Cluster) shutdown() error {
 		_ = t.Close()
 	}
 	return err
+}
+
+// handOff transfers leadership before a graceful stop, so the region does
+// not wait for an election timeout (design-notes §3.2, leave).
+func (c *Cluster) handOff() {
+	if c.raft.State() != raft.Leader || c.voters() < 2 {
+		return
+	}
+	f := c.raft.LeadershipTransfer()
+	deadline := time.Now().Add(5 * time.Second)
+	if _, err := waitFuture(context.Background(), deadline, f, func() (any, error) { return nil, f.Error() }); err != nil {
+		c.log.Warn("leadership transfer before shutdown failed", "err", err)
+	}
+}
+
+// voters counts the voters of the current configuration.
+func (c *Cluster) voters() int {
+	f := c.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			n++
+		}
+	}
+	return n
 }

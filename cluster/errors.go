@@ -11,3 +11,6 @@ var (
 	// ErrClosed: the node is shutting down.
 	ErrClosed = errors.New("cluster: closed")
 )
+
+// ErrUnknownNode: no member of the region has that node ID.
+var ErrUnknownNode = errors.New("cluster: no such node in the region")

@@ -38,18 +38,11 @@ func (l *lease) extend(sent int64) {
 	}
 }
 
+// singleVoter: this node is the region's only member, so it is the only
+// lease holder and no revocation hold is needed.
 func (l *lease) singleVoter(c *Cluster) bool {
 	f := c.raft.GetConfiguration()
-	if f.Error() != nil {
-		return false
-	}
-	n := 0
-	for _, s := range f.Configuration().Servers {
-		if s.Suffrage == raft.Voter {
-			n++
-		}
-	}
-	return n == 1
+	return f.Error() == nil && len(f.Configuration().Servers) == 1
 }
 
 // ReadReady returns nil while the node's read lease is valid, else
@@ -88,17 +81,15 @@ func (c *Cluster) renew(ctx context.Context) error {
 	c.lease.renew.Lock()
 	defer c.lease.renew.Unlock()
 	sent := c.lease.now()
-	if c.raft.State() != raft.Leader {
-		// A follower asks the leader for a read index; that RPC arrives with
-		// the cluster issue. Until then only the leader holds a lease.
-		return ErrNoLease
-	}
 	deadline := time.Now().Add(c.lease.d / 2)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
 	if time.Until(deadline) <= 0 || ctx.Err() != nil {
 		return ErrNoLease
+	}
+	if c.raft.State() != raft.Leader {
+		return c.renewFollower(ctx, sent, deadline)
 	}
 	term := c.raft.CurrentTerm()
 	var f raft.Future
@@ -117,6 +108,30 @@ func (c *Cluster) renew(ctx context.Context) error {
 	return nil
 }
 
+// renewFollower asks the leader for a read index (taken after the request
+// arrived, confirmed by a quorum) and waits until the local FSM has applied
+// it; the lease then runs Δ from `sent`, the moment before the request left.
+func (c *Cluster) renewFollower(ctx context.Context, sent int64, deadline time.Time) error {
+	addr, _ := c.raft.LeaderWithID()
+	if addr == "" || c.tr == nil {
+		return ErrNoLease
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	idx, err := c.readIndex(ctx, string(addr))
+	if err != nil {
+		return ErrNoLease
+	}
+	for c.fsm.AppliedIndex() < idx {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return ErrNoLease
+		}
+		time.Sleep(time.Millisecond) // polling a local counter fed by Raft
+	}
+	c.lease.extend(sent)
+	return nil
+}
+
 // LeaseRemaining is how long the current lease still runs (0 if none).
 func (c *Cluster) LeaseRemaining() time.Duration {
 	return max(0, time.Duration(c.lease.until.Load()-c.lease.now()))
@@ -131,6 +146,13 @@ func (c *Cluster) leaseLoop() {
 		ctx, cancel := context.WithTimeout(context.Background(), c.lease.d/2)
 		_ = c.renew(ctx)
 		cancel()
+		if c.raft.State() == raft.Shutdown && c.gossip != nil {
+			// Removed from the region (ShutdownOnRemove): leave gossip so
+			// the leader does not add this node back.
+			c.log.Warn("this node was removed from the region; leaving gossip")
+			c.gossip.leave()
+			return
+		}
 		select {
 		case <-c.closing:
 			return

@@ -82,3 +82,28 @@ func errorOf(code, subject, state string) error {
 	}
 	return &StateError{Err: ErrBadCommand, Subject: subject}
 }
+
+// Result is an Apply answer in a form that crosses the network: a follower
+// that forwarded a command to the leader turns it back into the same error
+// with [Result.Err].
+type Result struct {
+	Code    string `json:"code,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	State   string `json:"state,omitempty"`
+}
+
+// ResultOf encodes an Apply answer (nil or a rejection).
+func ResultOf(err error) Result {
+	if err == nil {
+		return Result{}
+	}
+	r := Result{Code: codeOf(err)}
+	var se *StateError
+	if errors.As(err, &se) {
+		r.Subject, r.State = se.Subject, se.State
+	}
+	return r
+}
+
+// Err decodes the answer: nil, or the rejection with its sentinel.
+func (r Result) Err() error { return errorOf(r.Code, r.Subject, r.State) }

@@ -48,3 +48,15 @@ func TestErrorCodes_RoundTrip(t *testing.T) {
 		t.Error("an unknown error is not coded BadCommand")
 	}
 }
+
+func TestResult_RoundTrip(t *testing.T) {
+	if ResultOf(nil).Err() != nil {
+		t.Fatal("nil result did not stay nil")
+	}
+	in := &StateError{Err: ErrInvalidState, Subject: "k", State: "Disabled"}
+	out := ResultOf(in).Err()
+	var se *StateError
+	if !errors.As(out, &se) || !errors.Is(out, ErrInvalidState) || *se != *in {
+		t.Fatalf("round trip = %#v, want %#v", out, in)
+	}
+}

@@ -38,6 +38,7 @@ type state struct {
 	seal       *Seal
 	reqs       map[string]reqResult // request ID → result, for idempotency
 	reqOrder   []reqEntry           // apply order, for expiry
+	applied    uint64               // Raft index of the last command applied
 }
 
 type reqResult struct {
@@ -72,11 +73,18 @@ func (f *FSM) hooksNow() Hooks {
 	return Hooks{}
 }
 
-// AppliedIndex is the Raft index of the last command Apply consumed (not
-// barriers; 0 after a Restore until the next command). Informational: the
-// read lease relies on Barrier, which returns only after earlier entries
-// were applied.
+// AppliedIndex is the Raft index of the last command the state includes
+// (barriers and configuration entries do not count). It travels in
+// snapshots, so after a Restore it is the snapshot's last command. A
+// follower's read lease waits until its AppliedIndex reaches the leader's.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// markApplied records index as applied; f.mu is held, so a snapshot never
+// sees a state without its index.
+func (f *FSM) markApplied(index uint64) {
+	f.st.applied = index
+	f.applied.Store(index)
+}
 
 // Apply implements raft.FSM. It returns nil or an error value (a *StateError
 // for deterministic rejections). It panics on an entry it cannot decode, since
@@ -85,16 +93,19 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	defer f.applied.Store(l.Index)
 	c, ignorable, err := Decode(l.Data)
 	if err != nil {
 		if ignorable {
+			f.mu.Lock()
+			f.markApplied(l.Index)
+			f.mu.Unlock()
 			return nil
 		}
 		panic(fmt.Sprintf("fsm: cannot apply log %d: %v", l.Index, err))
 	}
 	f.mu.Lock()
 	deleted, err := f.applyLocked(c)
+	f.markApplied(l.Index)
 	f.mu.Unlock()
 	// Hooks run after the lock is released, so they may read the FSM.
 	if h := f.hooksNow(); deleted != "" && h.KeyDeleted != nil {
@@ -156,6 +167,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.st = st
+	f.applied.Store(st.applied)
 	f.mu.Unlock()
 	if h := f.hooksNow(); h.Restored != nil {
 		h.Restored()
@@ -171,6 +183,7 @@ func (st *state) copy() *state {
 		aliases:    make(map[string]*Alias, len(st.aliases)),
 		aliasNames: append([]string(nil), st.aliasNames...),
 		seal:       st.seal,
+		applied:    st.applied,
 		reqs:       make(map[string]reqResult, len(st.reqs)),
 		reqOrder:   append([]reqEntry(nil), st.reqOrder...),
 	}

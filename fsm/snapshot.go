@@ -16,6 +16,7 @@ const snapshotMagic = "kmsnode-fsm-snapshot 1\n"
 // snapshotDoc is the encoded layout: records in sorted order, so equal states
 // give byte-identical snapshots.
 type snapshotDoc struct {
+	Applied  uint64            `json:"applied"`
 	Seal     *Seal             `json:"seal,omitempty"`
 	Keys     []*Key            `json:"keys"`
 	Aliases  []*Alias          `json:"aliases"`
@@ -42,7 +43,7 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 func (s *snapshot) Release() {}
 
 func (st *state) doc() snapshotDoc {
-	d := snapshotDoc{Seal: st.seal, Keys: make([]*Key, 0, len(st.keyIDs)), Aliases: make([]*Alias, 0, len(st.aliasNames))}
+	d := snapshotDoc{Applied: st.applied, Seal: st.seal, Keys: make([]*Key, 0, len(st.keyIDs)), Aliases: make([]*Alias, 0, len(st.aliasNames))}
 	for _, id := range st.keyIDs {
 		d.Keys = append(d.Keys, st.keys[id])
 	}
@@ -63,7 +64,9 @@ func (st *state) write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := &streamEncoder{w: bw}
 	enc.raw(snapshotMagic)
-	enc.raw("{")
+	enc.raw(`{"applied":`)
+	enc.value(st.applied)
+	enc.raw(",")
 	if st.seal != nil {
 		enc.raw(`"seal":`)
 		enc.value(st.seal)
@@ -132,6 +135,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 		return nil, fmt.Errorf("fsm: read snapshot: %w", err)
 	}
 	st := newState()
+	st.applied = d.Applied
 	st.seal = d.Seal
 	for _, k := range d.Keys {
 		if k == nil || k.ID == "" || len(k.Materials) == 0 {

@@ -185,7 +185,11 @@ func more(n int) []Command {
 // Persist writes the state as of Snapshot, whatever Apply did since.
 func TestSnapshot_PointInTime(t *testing.T) {
 	f := richFSM(t)
-	want := snapBytes(t, f)
+	first, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := persist(t, first)
 	snap, err := f.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +213,11 @@ func TestSnapshot_PointInTime(t *testing.T) {
 // together under -race.
 func TestSnapshot_PersistConcurrentWithApply(t *testing.T) {
 	f := richFSM(t)
-	want := snapBytes(t, f)
+	first, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := persist(t, first)
 	snap, err := f.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -318,5 +326,28 @@ func TestSnapshot_EmptyAliasNameRestores(t *testing.T) {
 	}
 	if err := restore(New(), snapBytes(t, f)); err != nil {
 		t.Fatalf("Apply accepted CreateAlias with an empty name, but Restore rejects the resulting snapshot: %v", err)
+	}
+}
+
+// The applied index travels in the snapshot, so a follower restored from
+// one knows which commands its state includes (the read lease compares it
+// with the leader's).
+func TestSnapshot_CarriesAppliedIndex(t *testing.T) {
+	f := New()
+	mustApply(t, f, createKey(keyA), createKey(keyB))
+	want := f.AppliedIndex()
+	if want == 0 {
+		t.Fatal("AppliedIndex = 0 after two commands")
+	}
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := New()
+	if err := restore(g, persist(t, snap)); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.AppliedIndex(); got != want {
+		t.Errorf("AppliedIndex after Restore = %d, want %d", got, want)
 	}
 }

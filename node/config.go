@@ -52,6 +52,29 @@ type Config struct {
 
 	// StartTimeout bounds how long Start waits to be unsealed and ready.
 	StartTimeout time.Duration
+
+	// Cluster, when its Addr is set, makes the node a member of a
+	// multi-node region; otherwise the node is a standalone region of one.
+	Cluster ClusterConfig
+}
+
+// ClusterConfig places the node in a region of several nodes.
+type ClusterConfig struct {
+	Addr      string // cluster port (TLS, Raft + internal RPC), e.g. 0.0.0.0:8300
+	Advertise string // address the other nodes dial (default: Addr)
+	// TLS: the region CA and this node's certificate, whose URI SAN
+	// carries the node ID and region.
+	CAFile, CertFile, KeyFile string
+
+	GossipAddr      string   // memberlist LAN pool, e.g. 0.0.0.0:7946
+	GossipAdvertise string   // default: GossipAddr
+	GossipKey       []byte   // 32-byte key shared by the region (secret)
+	Join            []string // gossip addresses of other nodes of the region
+
+	// BootstrapExpect forms a new region from this many nodes (0: join).
+	BootstrapExpect int
+	// StabilizeTime: how long a new node must keep up before it votes.
+	StabilizeTime time.Duration
 }
 
 // SealConfig selects the unseal provider that opens the region root key.
@@ -101,6 +124,16 @@ func (c *Config) Validate() error {
 		return errors.New("node: TLS needs both a certificate and a key file")
 	case c.Seal.Provider != "file" && c.Seal.Provider != "env":
 		return fmt.Errorf("node: unknown seal provider %q (file, env)", c.Seal.Provider)
+	}
+	if c.Cluster.Addr != "" {
+		switch {
+		case c.Cluster.CAFile == "" || c.Cluster.CertFile == "" || c.Cluster.KeyFile == "":
+			return errors.New("node: the cluster port needs --cluster-ca-file, --cluster-cert-file and --cluster-key-file")
+		case c.Cluster.GossipAddr == "":
+			return errors.New("node: a cluster node needs a gossip address")
+		case len(c.Cluster.GossipKey) != 32:
+			return errors.New("node: the gossip key must be 32 bytes (base64 in the key file or KMSNODE_GOSSIP_KEY)")
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
 		return fmt.Errorf("node: API address %q: %w", c.APIAddr, err)

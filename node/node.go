@@ -23,6 +23,7 @@ import (
 	"github.com/kmsnode/kmsnode/crypto"
 	"github.com/kmsnode/kmsnode/fsm"
 	"github.com/kmsnode/kmsnode/kms"
+	"github.com/kmsnode/kmsnode/transport"
 )
 
 // Node is one running kmsnode process.
@@ -31,6 +32,7 @@ type Node struct {
 	log     *slog.Logger
 	fsm     *fsm.FSM
 	cluster *cluster.Cluster
+	tr      *transport.Transport
 	kms     *kms.Service
 	sink    *audit.FileSink
 	ln      net.Listener
@@ -57,8 +59,17 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	var tr *transport.Transport
+	if cfg.Cluster.Addr != "" {
+		if tr, err = openTransport(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.NodeID == "" {
 		if cfg.NodeID, err = persistentNodeID(cfg.DataDir); err != nil {
+			if tr != nil {
+				tr.Close()
+			}
 			return nil, err
 		}
 	}
@@ -66,7 +77,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	// development unseal key be created.
 	_, statErr := os.Stat(filepath.Join(cfg.DataDir, "raft", "raft.db"))
 	fresh := errors.Is(statErr, os.ErrNotExist)
-	nd := &Node{cfg: cfg, log: cfg.Logger, fsm: fsm.New(), served: make(chan error, 1)}
+	nd := &Node{cfg: cfg, log: cfg.Logger, fsm: fsm.New(), tr: tr, served: make(chan error, 1)}
 	n = nd
 	defer func() {
 		if err != nil {
@@ -77,6 +88,12 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		NodeID: cfg.NodeID, DataDir: cfg.DataDir, Lease: cfg.Lease,
 		HeartbeatTimeout: cfg.RaftHeartbeatTimeout, ElectionTimeout: cfg.RaftElectionTimeout,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
+		Logger: cfg.Logger, Transport: tr, Region: cfg.Region, APIAddr: cfg.APIAddr,
+		BootstrapExpect: cfg.Cluster.BootstrapExpect, StabilizeTime: cfg.Cluster.StabilizeTime,
+		Gossip: cluster.GossipConfig{
+			BindAddr: cfg.Cluster.GossipAddr, AdvertiseAddr: cfg.Cluster.GossipAdvertise,
+			Key: cfg.Cluster.GossipKey, Join: cfg.Cluster.Join,
+		},
 	}, n.fsm)
 	if errors.Is(err, bbolt.ErrTimeout) {
 		return nil, fmt.Errorf("node: the data directory %s is in use by another kmsnode process", cfg.DataDir)
@@ -139,7 +156,7 @@ func (n *Node) serve() error {
 		KMS:      n.kms,
 		Verifier: sigv4.NewVerifier(store, sigv4.Options{Service: "kms", Region: n.cfg.Region}),
 		Audit:    ah, Logger: n.log, Region: n.cfg.Region, NodeID: n.cfg.NodeID,
-		Ready: n.Ready,
+		Ready: n.Ready, Operator: operator{n.cluster},
 	})
 	ln, err := net.Listen("tcp", n.cfg.APIAddr)
 	if err != nil {
@@ -191,6 +208,10 @@ func (n *Node) Config() Config { return n.cfg }
 // Cluster exposes the Raft side (tests, status).
 func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
 
+// Transport exposes the cluster port (tests cut nodes off with Isolate);
+// nil for a standalone node.
+func (n *Node) Transport() *transport.Transport { return n.tr }
+
 // FSM exposes the state machine (tests, status).
 func (n *Node) FSM() *fsm.FSM { return n.fsm }
 
@@ -210,6 +231,9 @@ func (n *Node) Close() error {
 	}
 	if n.cluster != nil {
 		errs = append(errs, n.cluster.Close())
+	}
+	if n.tr != nil {
+		errs = append(errs, n.tr.Close())
 	}
 	if n.kms != nil {
 		n.kms.Close()

@@ -1,0 +1,233 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+)
+
+// gossip is the region's memberlist LAN pool (design-notes §3.2). It says
+// who is there and at which addresses; it never grants trust: a member
+// joins Raft only after its certificate was checked over the cluster port.
+type gossip struct {
+	c    *Cluster
+	ml   *memberlist.Memberlist
+	meta []byte
+	wake chan struct{} // a member joined, left or changed
+	once sync.Once
+	mu   sync.Mutex
+	left bool
+}
+
+// nodeMeta is what every member advertises (memberlist caps it at 512 B).
+type nodeMeta struct {
+	V       int    `json:"v"`
+	Region  string `json:"r"`
+	Cluster string `json:"c"` // cluster port: Raft and RPC
+	API     string `json:"a,omitempty"`
+	Expect  int    `json:"e,omitempty"` // bootstrap-expect
+}
+
+func decodeMeta(b []byte) (nodeMeta, bool) {
+	var m nodeMeta
+	if len(b) == 0 || json.Unmarshal(b, &m) != nil || m.V != 1 || m.Region == "" || m.Cluster == "" {
+		return nodeMeta{}, false
+	}
+	return m, true
+}
+
+func gossipLabel(region string) string { return "kms/" + region + "/lan" }
+
+func startGossip(c *Cluster) (*gossip, error) {
+	meta, err := json.Marshal(nodeMeta{V: 1, Region: c.cfg.Region, Cluster: c.tr.Addr(), API: c.cfg.APIAddr, Expect: c.cfg.BootstrapExpect})
+	if err != nil || len(meta) > memberlist.MetaMaxSize {
+		return nil, errors.New("cluster: node metadata too large for gossip")
+	}
+	g := &gossip{c: c, meta: meta, wake: make(chan struct{}, 1)}
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = c.cfg.NodeID
+	host, port, err := splitHostPort(c.cfg.Gossip.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: gossip address: %w", err)
+	}
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertiseAddr, mc.AdvertisePort = host, port
+	if a := c.cfg.Gossip.AdvertiseAddr; a != "" {
+		if mc.AdvertiseAddr, mc.AdvertisePort, err = splitHostPort(a); err != nil {
+			return nil, fmt.Errorf("cluster: gossip advertise address: %w", err)
+		}
+	}
+	mc.SecretKey = append([]byte(nil), c.cfg.Gossip.Key...)
+	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	mc.Label = gossipLabel(c.cfg.Region)
+	mc.Delegate = g
+	mc.Events = g
+	mc.Alive = g
+	mc.Logger = newStdLogger(c.log.With("component", "gossip"))
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start gossip: %w", err)
+	}
+	g.ml = ml
+	return g, nil
+}
+
+func splitHostPort(a string) (string, int, error) {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", a)
+	}
+	return h, port, nil
+}
+
+// join contacts the given gossip addresses; an empty list is fine (the
+// first node of a region, or a restart whose peers find it).
+func (g *gossip) join(addrs []string) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	_, err := g.ml.Join(addrs)
+	return err
+}
+
+// Addr is the gossip address this node advertises.
+func (g *gossip) Addr() string {
+	n := g.ml.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+func (g *gossip) leave() {
+	g.once.Do(func() {
+		_ = g.ml.Leave(time.Second)
+		_ = g.ml.Shutdown()
+	})
+}
+
+func (g *gossip) shutdown() { g.once.Do(func() { _ = g.ml.Shutdown() }) }
+
+// member is one node of the region as gossip sees it.
+type member struct {
+	ID     string
+	Meta   nodeMeta
+	Status string // alive, suspect, dead, left
+}
+
+// members lists the region's members with valid metadata.
+func (g *gossip) members() []member {
+	var out []member
+	for _, n := range g.ml.Members() {
+		m, ok := decodeMeta(n.Meta)
+		if !ok || m.Region != g.c.cfg.Region {
+			continue
+		}
+		out = append(out, member{ID: n.Name, Meta: m, Status: stateName(n.State)})
+	}
+	return out
+}
+
+func stateName(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "failed"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "unknown"
+}
+
+// ServerAddr implements raft.ServerAddressProvider: a node that moved keeps
+// its server ID, and Raft dials its current address from gossip.
+func (g *gossip) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	for _, n := range g.ml.Members() {
+		if n.Name == string(id) {
+			if m, ok := decodeMeta(n.Meta); ok && m.Region == g.c.cfg.Region {
+				return raft.ServerAddress(m.Cluster), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("cluster: no gossip address for %s", id)
+}
+
+// memberlist.Delegate.
+func (g *gossip) NodeMeta(limit int) []byte {
+	if len(g.meta) > limit {
+		return nil
+	}
+	return g.meta
+}
+func (g *gossip) NotifyMsg([]byte)                           {}
+func (g *gossip) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (g *gossip) LocalState(join bool) []byte                { return nil }
+func (g *gossip) MergeRemoteState(buf []byte, join bool)     {}
+
+// memberlist.AliveDelegate: members of another region (or without our
+// metadata) are refused; the gossip key and label already keep strangers
+// out, this catches a misconfigured node that shares them.
+func (g *gossip) NotifyAlive(n *memberlist.Node) error {
+	m, ok := decodeMeta(n.Meta)
+	if !ok {
+		g.c.log.Warn("gossip refused a member without valid metadata", "member", n.Name, "addr", n.Address())
+		return errors.New("invalid metadata")
+	}
+	if m.Region != g.c.cfg.Region {
+		g.c.log.Warn("gossip refused a member of another region", "member", n.Name, "region", m.Region)
+		return errors.New("foreign region")
+	}
+	return nil
+}
+
+// memberlist.EventDelegate: never blocks, only wakes the reconciler.
+func (g *gossip) NotifyJoin(*memberlist.Node)   { g.poke() }
+func (g *gossip) NotifyLeave(*memberlist.Node)  { g.poke() }
+func (g *gossip) NotifyUpdate(*memberlist.Node) { g.poke() }
+
+func (g *gossip) poke() {
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// newStdLogger adapts slog for libraries that take a *log.Logger and mark
+// levels with "[DEBUG]", "[INFO]", "[WARN]" or "[ERR]" prefixes.
+func newStdLogger(l *slog.Logger) *log.Logger {
+	return log.New(levelWriter{l}, "", 0)
+}
+
+type levelWriter struct{ l *slog.Logger }
+
+func (w levelWriter) Write(p []byte) (int, error) {
+	msg := string(bytes.TrimSpace(p))
+	level := slog.LevelInfo
+	for _, lv := range []struct {
+		tag string
+		l   slog.Level
+	}{{"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo}, {"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}, {"[ERROR]", slog.LevelError}} {
+		if i := bytes.Index(p, []byte(lv.tag)); i >= 0 {
+			level = lv.l
+			msg = string(bytes.TrimSpace(p[i+len(lv.tag):]))
+			break
+		}
+	}
+	w.l.Log(context.Background(), level, msg)
+	return len(p), nil
+}

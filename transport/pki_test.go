@@ -341,15 +341,11 @@ func serveWhoAmI(t *testing.T, tr *Transport) {
 			return context.WithValue(ctx, connKey{}, c)
 		},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// r.TLS is nil: the server sees a *trackedConn, not a *tls.Conn.
-			tc, ok := r.Context().Value(connKey{}).(*trackedConn)
+			// r.TLS is nil: the server sees the transport's conn, not a *tls.Conn.
+			c, _ := r.Context().Value(connKey{}).(net.Conn)
+			id, ok := ConnIdentity(c)
 			if !ok {
-				http.Error(w, "not a cluster connection", http.StatusInternalServerError)
-				return
-			}
-			id, err := IdentityOf(tc.Conn.(*tls.Conn).ConnectionState().PeerCertificates[0])
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
+				http.Error(w, "not a verified cluster connection", http.StatusInternalServerError)
 				return
 			}
 			io.WriteString(w, id.String())
@@ -361,11 +357,9 @@ func serveWhoAmI(t *testing.T, tr *Transport) {
 		srv.Serve(tr.RPCListener())
 	}()
 	t.Cleanup(func() {
-		// The RPC listener's Close is a no-op and http.Server.Close waits
-		// for Serve to return: close the transport first.
-		tr.Close()
-		srv.Close()
+		srv.Close() // closes the RPC listener, not the transport
 		<-done
+		tr.Close()
 	})
 }
 

@@ -217,6 +217,13 @@ func (t *Transport) handshake(raw net.Conn) {
 	tc := tls.Server(raw, t.creds.serverConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-t.closed: // Close does not wait out a slow handshake
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		t.log.Warn("cluster port refused a connection", "remote", raw.RemoteAddr().String(), "reason", err.Error())
 		raw.Close()

@@ -19,28 +19,40 @@ var errUsage = errors.New("usage")
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+const usage = "usage: kmsctl status [--endpoint URL] [--json] | kmsctl members [--json] | kmsctl remove-node NODE_ID | kmsctl version\n" +
+	"  members and remove-node also take [--endpoint URL] [--region R] [--ca-file FILE];\n" +
+	"  they sign with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"
+
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: kmsctl status [--endpoint URL] [--json] | kmsctl version")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
+	var cmd func([]string, io.Writer, io.Writer) error
 	switch args[0] {
 	case "version":
 		fmt.Fprintln(stdout, "kmsctl", version)
 		return 0
 	case "status":
-		err := status(args[1:], stdout, stderr)
-		switch {
-		case errors.Is(err, errUsage):
-			return 2
-		case err != nil:
-			fmt.Fprintln(stderr, "kmsctl:", err)
-			return 1
-		}
-		return 0
+		cmd = status
+	case "members":
+		cmd = members
+	case "remove-node":
+		cmd = removeNode
+	default:
+		fmt.Fprintf(stderr, "kmsctl: unknown command %q\n", args[0])
+		fmt.Fprintln(stderr, usage)
+		return 2
 	}
-	fmt.Fprintf(stderr, "kmsctl: unknown command %q\n", args[0])
-	return 2
+	err := cmd(args[1:], stdout, stderr)
+	switch {
+	case errors.Is(err, errUsage):
+		return 2
+	case err != nil:
+		fmt.Fprintln(stderr, "kmsctl:", err)
+		return 1
+	}
+	return 0
 }
 
 // nodeStatus is what `status` reports about one node.

@@ -25,6 +25,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
 		}
+		fmt.Fprintln(stderr, err)
 		return errUsage
 	}
 	if !loopback(cfg.APIAddr) {

@@ -31,6 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runDev(args[1:], stdout, stderr)
 	case "serve":
 		err = runServe(args[1:], stdout, stderr)
+	case "operator":
+		err = runOperator(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "kmsnode", version)
 	case "help", "-h", "--help":
@@ -58,6 +60,8 @@ func usage(w io.Writer) {
 Usage:
   kmsnode dev [flags]     run one development node on 127.0.0.1 (plain HTTP)
   kmsnode serve [flags]   run a node configured by flags and KMSNODE_* variables
+  kmsnode operator tls ca|node [flags]
+                          create a region CA and gossip key / issue node certificates
   kmsnode version
 
 Run 'kmsnode dev --help' or 'kmsnode serve --help' for the flags.

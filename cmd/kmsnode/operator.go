@@ -167,7 +167,9 @@ func parseOperatorFlags(fl *pflag.FlagSet, args []string, stderr io.Writer) (ok 
 		if errors.Is(err, pflag.ErrHelp) {
 			return false, nil
 		}
-		return false, errUsage // pflag printed the error and the flags
+		// With ContinueOnError pflag prints only the --help text.
+		fmt.Fprintf(stderr, "%s: %v (see --help)\n", fl.Name(), err)
+		return false, errUsage
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fl.Name(), fl.Arg(0))

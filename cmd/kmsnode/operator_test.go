@@ -170,8 +170,12 @@ func TestOperatorUsage(t *testing.T) {
 		{[]string{"operator", "tls", "ca", "--help"}, 0},
 		{[]string{"operator", "tls", "node", "--help"}, 0},
 	} {
-		if code, out, errs := cli(c.args...); code != c.code {
+		code, out, errs := cli(c.args...)
+		if code != c.code {
 			t.Errorf("%q: exit %d, want %d\n%s%s", c.args, code, c.code, out, errs)
+		}
+		if code == 2 && errs == "" {
+			t.Errorf("%q: usage error without a message", c.args)
 		}
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Region, "region", "", "region name (required)")
 	fs.StringVar(&cfg.AccountID, "account-id", "", "12-digit account ID used in ARNs (required)")
 	fs.StringVar(&cfg.Partition, "partition", "aws", "ARN partition")
-	fs.StringVar(&cfg.NodeID, "node-id", "", "Raft server ID (default: a UUID kept in the data directory)")
+	fs.StringVar(&cfg.NodeID, "node-id", "", "Raft server ID (default: the one in the cluster certificate, else a UUID kept in the data directory)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the node's state (required)")
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8443", "address of the API")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "PEM certificate for the API (HTTPS)")
@@ -37,6 +38,18 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	secretFile := fs.String("secret-access-key-file", "", "file holding the secret access key")
 	principal := fs.String("principal", "", "ARN of that identity (default arn:<partition>:iam::<account>:user/admin)")
 	fs.DurationVar(&cfg.Lease, "read-lease", 2*time.Second, "read lease Δ: how stale a node's key state may be")
+	cl := &cfg.Cluster
+	fs.StringVar(&cl.Addr, "cluster-addr", "", "cluster port (TLS: Raft and internal RPC), e.g. 0.0.0.0:8300; empty runs a standalone node")
+	fs.StringVar(&cl.Advertise, "cluster-advertise", "", "cluster address the other nodes dial (default: --cluster-addr)")
+	fs.StringVar(&cl.CAFile, "cluster-ca-file", "", "PEM file of the region CA")
+	fs.StringVar(&cl.CertFile, "cluster-cert-file", "", "PEM node certificate (its URI SAN names the node ID and region)")
+	fs.StringVar(&cl.KeyFile, "cluster-key-file", "", "PEM private key of the node certificate")
+	fs.StringVar(&cl.GossipAddr, "gossip-addr", "", "gossip (memberlist LAN) address, e.g. 0.0.0.0:7946")
+	fs.StringVar(&cl.GossipAdvertise, "gossip-advertise", "", "gossip address the other nodes reach (default: --gossip-addr)")
+	gossipKeyFile := fs.String("gossip-key-file", "", "file holding the region's base64 gossip key (or KMSNODE_GOSSIP_KEY)")
+	fs.StringSliceVar(&cl.Join, "join", nil, "gossip addresses of any nodes of the region (comma-separated or repeated)")
+	fs.IntVar(&cl.BootstrapExpect, "bootstrap-expect", 0, "form a new region once this many nodes (3 or 5) see each other; 0 joins an existing one")
+	fs.DurationVar(&cl.StabilizeTime, "stabilize-time", 10*time.Second, "how long a new node must keep up before it becomes a voter")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -55,6 +68,15 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if *accessKey == "" || secret == "" {
 		return errors.New("serve needs --access-key-id and its secret (KMSNODE_SECRET_ACCESS_KEY or --secret-access-key-file)")
 	}
+	if cfg.Cluster.Addr != "" {
+		key, err := readSecret(*gossipKeyFile, "KMSNODE_GOSSIP_KEY")
+		if err != nil {
+			return err
+		}
+		if cfg.Cluster.GossipKey, err = base64.StdEncoding.DecodeString(key); err != nil || len(cfg.Cluster.GossipKey) != 32 {
+			return errors.New("the gossip key must be 32 bytes in base64 (kmsnode operator tls ca writes one)")
+		}
+	}
 	if *principal == "" {
 		*principal = "arn:" + cfg.Partition + ":iam::" + cfg.AccountID + ":user/admin"
 	}
@@ -62,6 +84,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	cfg.Logger = newLogger(stderr, *logLevel)
 	return runNode(cfg, stderr, func(n *node.Node) {
 		fmt.Fprintf(stdout, "kmsnode serving %s (region %s, node %s)\n", n.URL(), cfg.Region, n.Config().NodeID)
+		if t := n.Transport(); t != nil {
+			fmt.Fprintf(stdout, "cluster port %s\n", t.Addr())
+		}
 	})
 }
 

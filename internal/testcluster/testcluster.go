@@ -133,6 +133,9 @@ func (r *Region) prepare(id string, expect int) *Node {
 	for _, o := range r.opts {
 		o(&cfg)
 	}
+	if cfg.Logger != nil {
+		cfg.Logger = cfg.Logger.With("node", id)
+	}
 	return &Node{ID: id, Config: cfg, region: r}
 }
 

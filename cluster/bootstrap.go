@@ -69,11 +69,11 @@ func (c *Cluster) tryBootstrap(peers []member) (done, ok bool) {
 		if m.ID != c.cfg.NodeID {
 			info, err := c.peerInfo(m)
 			if err != nil {
-				c.log.Info("bootstrap: waiting for a peer", "node", m.ID, "reason", err.Error())
+				c.log.Info("bootstrap: waiting for a peer", "peer", m.ID, "reason", err.Error())
 				return false, false
 			}
 			if info.HasState {
-				c.log.Info("bootstrap: a peer already belongs to a region; waiting to be added", "node", m.ID)
+				c.log.Info("bootstrap: a peer already belongs to a region; waiting to be added", "peer", m.ID)
 				return true, false
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -36,6 +37,8 @@ type Cluster struct {
 	gossip   *gossip
 	rpcSrv   *http.Server
 	progress progressTable // followers' lease renewals, for promotion
+	// wasMember: this node has been in the region's configuration.
+	wasMember atomic.Bool
 
 	mu        sync.Mutex
 	tasks     []func(ctx context.Context) // leader-only tasks

@@ -15,7 +15,9 @@ type lease struct {
 	d     time.Duration
 	base  time.Time // carries the monotonic clock reading
 	until atomic.Int64
-	renew sync.Mutex // one renewal at a time
+	// lastSent is when the latest successful renewal was sent.
+	lastSent atomic.Int64
+	renew    sync.Mutex // one renewal at a time
 	// barrierTerm is the Raft term in which this node last completed a
 	// Barrier as leader (0: none yet).
 	barrierTerm atomic.Uint64
@@ -29,6 +31,12 @@ func (l *lease) valid() bool { return l.now() < l.until.Load() }
 
 // extend moves the deadline to sent+Δ if that is later.
 func (l *lease) extend(sent int64) {
+	for {
+		cur := l.lastSent.Load()
+		if sent <= cur || l.lastSent.CompareAndSwap(cur, sent) {
+			break
+		}
+	}
 	v := sent + int64(l.d)
 	for {
 		cur := l.until.Load()
@@ -78,8 +86,15 @@ func (c *Cluster) caughtUp() bool {
 // after that a leader only needs to confirm it still leads (VerifyLeader: a
 // heartbeat round, no log entry, so an idle region writes nothing).
 func (c *Cluster) renew(ctx context.Context) error {
+	asked := c.lease.now()
 	c.lease.renew.Lock()
 	defer c.lease.renew.Unlock()
+	if c.lease.lastSent.Load() >= asked && c.lease.valid() {
+		// A renewal sent after this caller asked completed while it waited
+		// for the lock: its proof covers this caller too. A burst of misses
+		// costs one round trip, not one each.
+		return nil
+	}
 	sent := c.lease.now()
 	deadline := time.Now().Add(c.lease.d / 2)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
@@ -146,9 +161,9 @@ func (c *Cluster) leaseLoop() {
 		ctx, cancel := context.WithTimeout(context.Background(), c.lease.d/2)
 		_ = c.renew(ctx)
 		cancel()
-		if c.raft.State() == raft.Shutdown && c.gossip != nil {
-			// Removed from the region (ShutdownOnRemove): leave gossip so
-			// the leader does not add this node back.
+		if c.gossip != nil && c.removed() {
+			// Removed from the region: leave gossip so the leader does not
+			// add this node back. Restarting the node makes it rejoin.
 			c.log.Warn("this node was removed from the region; leaving gossip")
 			c.gossip.leave()
 			return
@@ -161,4 +176,29 @@ func (c *Cluster) leaseLoop() {
 			// Leadership changed: renew at once rather than a tick later.
 		}
 	}
+}
+
+// removed reports whether this node was a member of the region's
+// configuration and no longer is (kmsctl remove-node). Raft shuts down only
+// a leader that removes itself; a removed follower just stops hearing from
+// the leader, so the configuration is what tells.
+func (c *Cluster) removed() bool {
+	if c.raft.State() == raft.Shutdown {
+		return true
+	}
+	f := c.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	in := false
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == c.cfg.NodeID {
+			in = true
+		}
+	}
+	if in {
+		c.wasMember.Store(true)
+		return false
+	}
+	return c.wasMember.Load() && len(f.Configuration().Servers) > 0
 }

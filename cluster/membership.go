@@ -90,7 +90,7 @@ func (c *Cluster) reconcile(ctx context.Context) {
 		case string(s.Address) != m.Meta.Cluster:
 			// Same node, new address: re-adding with the same suffrage
 			// updates the address in the configuration.
-			c.log.Info("node address changed", "node", m.ID, "from", s.Address, "to", m.Meta.Cluster)
+			c.log.Info("node address changed", "peer", m.ID, "from", s.Address, "to", m.Meta.Cluster)
 			if s.Suffrage == raft.Voter {
 				c.raft.AddVoter(s.ID, raft.ServerAddress(m.Meta.Cluster), 0, 5*time.Second)
 			} else {
@@ -109,14 +109,14 @@ func (c *Cluster) admit(ctx context.Context, m member) {
 	id, err := c.tr.PeerIdentity(dctx, m.Meta.Cluster, m.ID)
 	if err != nil {
 		c.log.Warn("refusing to add a node: its certificate does not prove its identity",
-			"node", m.ID, "addr", m.Meta.Cluster, "reason", err.Error())
+			"peer", m.ID, "addr", m.Meta.Cluster, "reason", err.Error())
 		return
 	}
 	if err := c.raft.AddNonvoter(raft.ServerID(id.NodeID), raft.ServerAddress(m.Meta.Cluster), 0, 5*time.Second).Error(); err != nil {
-		c.log.Warn("adding a non-voter failed", "node", m.ID, "err", err)
+		c.log.Warn("adding a non-voter failed", "peer", m.ID, "err", err)
 		return
 	}
-	c.log.Info("node joined the region as a non-voter", "node", m.ID, "addr", m.Meta.Cluster)
+	c.log.Info("node joined the region as a non-voter", "peer", m.ID, "addr", m.Meta.Cluster)
 }
 
 // promote makes healthy non-voters voters while the region has fewer voters
@@ -142,10 +142,10 @@ func (c *Cluster) promote(servers []raft.Server) {
 			continue
 		}
 		if err := c.raft.AddVoter(s.ID, s.Address, 0, 5*time.Second).Error(); err != nil {
-			c.log.Warn("promoting a non-voter failed", "node", s.ID, "err", err)
+			c.log.Warn("promoting a non-voter failed", "peer", s.ID, "err", err)
 			return
 		}
-		c.log.Info("node promoted to voter", "node", s.ID)
+		c.log.Info("node promoted to voter", "peer", s.ID)
 		voters++
 	}
 }
@@ -250,6 +250,6 @@ func (c *Cluster) removeLocal(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("cluster: remove %s: %w", id, err)
 	}
-	c.log.Info("node removed from the region", "node", id)
+	c.log.Info("node removed from the region", "peer", id)
 	return nil
 }

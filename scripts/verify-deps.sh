@@ -17,11 +17,12 @@ declare -A allow=(
   [api]="kms api/wire api/sigv4 audit policy"
   [node]="api api/wire api/sigv4 audit cluster crypto fsm kms policy replication transport"
   [client]="api/wire"
-  [cmd/kmsnode]="node api/sigv4"
+  [cmd/kmsnode]="node api/sigv4 transport"
   [cmd/kmsctl]="client api/wire"
   [cmd/kmsbench]="api/wire"
   [bench/baseline]=""
   [internal/testnode]="node kms"
+  [internal/testcluster]="node kms crypto transport internal/testnode"
 )
 bad=0
 stdlib_only="crypto policy audit api/wire api/sigv4"

@@ -97,7 +97,7 @@ func TestRegion_ForeignCertificateRefused(t *testing.T) {
 		started <- err
 	}()
 	testnode.Eventually(t, 20*time.Second, "the refusal logged", func() bool {
-		return logs.Contains("refusing to add a node", "node=n9") && logs.Contains("cluster port refused a connection")
+		return logs.Contains("refusing to add a node", "peer=n9") && logs.Contains("cluster port refused a connection")
 	})
 	if err := <-started; err == nil {
 		t.Fatal("a node with a foreign certificate started and unsealed")

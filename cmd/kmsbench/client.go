@@ -27,13 +27,26 @@ const (
 	maxSample = 200
 )
 
-// target is one server under test.
+// target is one server under test: one endpoint, or the endpoints of the
+// nodes of one region, over which the workers spread round-robin.
 type target struct {
-	Name     string `json:"name"` // "baseline", "kmsnode"
-	Endpoint string `json:"endpoint"`
-	Baseline bool   `json:"baseline"`
-	url      string // Endpoint with the path "/"
+	Name      string   `json:"name"`     // "baseline", "kmsnode"
+	Endpoint  string   `json:"endpoint"` // Endpoints joined with ","
+	Endpoints []string `json:"endpoints"`
+	Baseline  bool     `json:"baseline"`
+	urls      []string // Endpoints with the path "/"
 }
+
+func newTarget(name string, endpoints []string, baseline bool) *target {
+	t := &target{Name: name, Endpoint: strings.Join(endpoints, ","), Endpoints: endpoints, Baseline: baseline}
+	for _, e := range endpoints {
+		t.urls = append(t.urls, e+"/")
+	}
+	return t
+}
+
+// urlFor is the URL worker i (from 0) sends to: endpoint i mod n.
+func (t *target) urlFor(worker int) string { return t.urls[worker%len(t.urls)] }
 
 // request is one operation's prepared request: fixed body, precomputed
 // payload hash; only the signature changes from call to call.
@@ -79,9 +92,9 @@ type outcome struct {
 	msg    string
 }
 
-// sign builds and signs the HTTP request for r to t at time now.
-func (c *client) sign(ctx context.Context, t *target, r *request, now time.Time) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(r.body))
+// sign builds and signs the HTTP request for r to url at time now.
+func (c *client) sign(ctx context.Context, url string, r *request, now time.Time) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(r.body))
 	if err != nil {
 		return nil, err
 	}
@@ -175,17 +188,17 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// call sends one request outside the measured loop (setup) and returns the
-// answer's body, or an error that says what the server answered.
-func (c *client) call(ctx context.Context, t *target, r *request) ([]byte, error) {
-	req, err := c.sign(ctx, t, r, time.Now())
+// call sends one request to endpoint outside the measured loop (setup) and
+// returns the answer's body, or an error that says what the server answered.
+func (c *client) call(ctx context.Context, endpoint string, r *request) ([]byte, error) {
+	req, err := c.sign(ctx, endpoint+"/", r, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
 	o := c.send(req, &buf)
 	if !o.ok {
-		return nil, fmt.Errorf("%s %s: %s: %s", t.Endpoint, r.api, o.typ, o.msg)
+		return nil, fmt.Errorf("%s %s: %s: %s", endpoint, r.api, o.typ, o.msg)
 	}
 	return buf.Bytes(), nil
 }

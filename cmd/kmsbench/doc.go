@@ -8,6 +8,12 @@
 //	    --access-key-id AKIA... --secret-access-key-file secret.txt \
 //	    --ops Encrypt32,Decrypt --concurrency 1,32 --json out.json --csv out.csv
 //
+// --endpoint may list the endpoints of one region's nodes, comma-separated
+// (--endpoint http://127.0.0.1:18081,http://127.0.0.1:18082,...): worker i
+// of a run sends to endpoint i mod n, so the load spreads round-robin over
+// the nodes and the figures are the region's. Setup goes through the first
+// endpoint, then every endpoint must decrypt the fixture before the runs.
+//
 // The secret comes from --secret-access-key-file or AWS_SECRET_ACCESS_KEY,
 // never from a flag value (it would show in ps and shell history).
 //
@@ -36,7 +42,8 @@
 //     per-repetition ratios, each kmsnode run against the baseline run of
 //     the same repetition, measured next to it.
 //   - Setup creates one key through the API and one ciphertext of a 32-byte
-//     plaintext under it (for Decrypt and ReEncrypt). The baseline gets the
+//     plaintext under it (for Decrypt and ReEncrypt), through the first
+//     endpoint; with several endpoints each of them must then decrypt it. The baseline gets the
 //     very same requests; it does not check signatures and answers
 //     {"ok":true}.
 //

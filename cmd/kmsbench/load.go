@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// loadSpec is one run: one target, one operation, C workers.
+// loadSpec is one run: one target, one operation, C workers. Worker i
+// sends to the target's endpoint i mod n.
 type loadSpec struct {
 	Target      *target
 	Request     *request
@@ -41,7 +42,7 @@ func runLoad(ctx context.Context, c *client, s loadSpec) runStats {
 	workers := make([]workerStats, s.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
-		wg.Go(func() { workers[i] = worker(ctx, c, s, from, until) })
+		wg.Go(func() { workers[i] = worker(ctx, c, s, s.Target.urlFor(i), from, until) })
 	}
 	wg.Wait()
 
@@ -55,7 +56,7 @@ func runLoad(ctx context.Context, c *client, s loadSpec) runStats {
 	return res
 }
 
-func worker(ctx context.Context, c *client, s loadSpec, from, until time.Time) workerStats {
+func worker(ctx context.Context, c *client, s loadSpec, url string, from, until time.Time) workerStats {
 	// Expect a few thousand requests per worker and second at most; the
 	// slice grows if there are more.
 	w := workerStats{lat: make([]time.Duration, 0, 4096), errs: errorCounts{}}
@@ -65,7 +66,7 @@ func worker(ctx context.Context, c *client, s loadSpec, from, until time.Time) w
 		if !now.Before(until) {
 			break
 		}
-		req, err := c.sign(ctx, s.Target, s.Request, now)
+		req, err := c.sign(ctx, url, s.Request, now)
 		if err != nil {
 			w.errs.add("client: signing", err.Error(), 1)
 			break

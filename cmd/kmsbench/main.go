@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -33,7 +34,8 @@ func main() {
 
 // config is the benchmark's configuration as the report records it.
 type config struct {
-	Endpoint         string   `json:"endpoint"`
+	Endpoint         string   `json:"endpoint"`  // Endpoints joined with ","
+	Endpoints        []string `json:"endpoints"` // kmsnode endpoints, workers round-robin
 	BaselineEndpoint string   `json:"baseline_endpoint,omitempty"`
 	Region           string   `json:"region"`
 	AccessKeyID      string   `json:"access_key_id"`
@@ -58,7 +60,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.SortFlags = false
 	c := &config{}
 	var secretFile string
-	fs.StringVar(&c.Endpoint, "endpoint", envOr(getenv, "http://127.0.0.1:8080", "KMSNODE_ENDPOINT"), "kmsnode endpoint (env KMSNODE_ENDPOINT)")
+	fs.StringVar(&c.Endpoint, "endpoint", envOr(getenv, "http://127.0.0.1:8080", "KMSNODE_ENDPOINT"), "kmsnode endpoint, or a comma-separated list of the endpoints of one region's nodes: worker i sends to endpoint i mod n, setup goes through the first (env KMSNODE_ENDPOINT)")
 	fs.StringVar(&c.BaselineEndpoint, "baseline-endpoint", "", "endpoint of the baseline handler (bench/baseline) measured next to kmsnode; empty: no baseline, no ratios")
 	fs.StringVar(&c.Region, "region", envOr(getenv, "us-east-1", "AWS_REGION", "AWS_DEFAULT_REGION"), "region of the SigV4 scope (env AWS_REGION, AWS_DEFAULT_REGION)")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", getenv("AWS_ACCESS_KEY_ID"), "access key ID that signs the requests (env AWS_ACCESS_KEY_ID)")
@@ -130,18 +132,47 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 			return nil, fmt.Errorf("--concurrency %d: must be 1–10000", n)
 		}
 	}
-	for _, e := range []*string{&c.Endpoint, &c.BaselineEndpoint} {
-		if *e == "" && e == &c.BaselineEndpoint {
-			continue
+	eps, err := parseEndpoints(c.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	c.Endpoints, c.Endpoint = eps, strings.Join(eps, ",")
+	if c.BaselineEndpoint != "" {
+		e, err := parseEndpoint(c.BaselineEndpoint)
+		if err != nil {
+			return nil, fmt.Errorf("--baseline-endpoint: %w", err)
 		}
-		u, err := url.Parse(*e)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return nil, fmt.Errorf("endpoint %q: want http(s)://host:port", *e)
-		}
-		*e = strings.TrimSuffix(*e, "/")
+		c.BaselineEndpoint = e
 	}
 	c.Duration, c.Warmup, c.Timeout = c.duration.String(), c.warmup.String(), c.timeout.String()
 	return c, nil
+}
+
+// parseEndpoints parses --endpoint: one endpoint or a comma-separated list,
+// each http(s)://host:port, no duplicates.
+func parseEndpoints(s string) ([]string, error) {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		e, err := parseEndpoint(strings.TrimSpace(part))
+		if err != nil {
+			return nil, fmt.Errorf("--endpoint: %w", err)
+		}
+		if slices.Contains(out, e) {
+			return nil, fmt.Errorf("--endpoint: %s is listed twice", e)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// parseEndpoint checks one endpoint and drops a trailing "/".
+func parseEndpoint(e string) (string, error) {
+	u, err := url.Parse(e)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+		u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("endpoint %q: want http(s)://host:port", e)
+	}
+	return strings.TrimSuffix(e, "/"), nil
 }
 
 func envOr(getenv func(string) string, def string, names ...string) string {
@@ -208,13 +239,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func bench(ctx context.Context, cfg *config, progress io.Writer) (*report, error) {
 	var targets []*target
 	if cfg.BaselineEndpoint != "" {
-		targets = append(targets, &target{Name: "baseline", Endpoint: cfg.BaselineEndpoint, Baseline: true})
+		targets = append(targets, newTarget("baseline", []string{cfg.BaselineEndpoint}, true))
 	}
-	node := &target{Name: "kmsnode", Endpoint: cfg.Endpoint}
+	node := newTarget("kmsnode", cfg.Endpoints, false)
 	targets = append(targets, node)
-	for _, t := range targets {
-		t.url = t.Endpoint + "/"
-	}
 
 	maxC := 0
 	for _, n := range cfg.Concurrency {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -70,28 +71,34 @@ func (o *opSpec) prepare(f *fixture) (*request, error) {
 	return newRequest(o.API, b), nil
 }
 
-// setup creates the key and the ciphertext the operations use.
+// setup creates the key and the ciphertext the operations use through the
+// target's first endpoint, then has every endpoint decrypt that ciphertext:
+// a region's other nodes must see the new key (a follower that misses it
+// renews its read lease before it answers NotFound) before any run counts
+// their answers.
 func setup(ctx context.Context, c *client, t *target) (*fixture, error) {
+	first := t.Endpoints[0]
 	ck, err := json.Marshal(wire.CreateKeyRequest{
 		Description: "kmsbench fixture " + time.Now().UTC().Format(time.RFC3339),
 	})
 	if err != nil {
 		return nil, err
 	}
-	b, err := c.call(ctx, t, newRequest("CreateKey", ck))
+	b, err := c.call(ctx, first, newRequest("CreateKey", ck))
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
 	var cr wire.CreateKeyResponse
 	if err := json.Unmarshal(b, &cr); err != nil || cr.KeyMetadata == nil || cr.KeyMetadata.KeyId == "" {
-		return nil, fmt.Errorf("setup: CreateKey answered %.200q, not a key (is %s a kmsnode?)", b, t.Endpoint)
+		return nil, fmt.Errorf("setup: CreateKey answered %.200q, not a key (is %s a kmsnode?)", b, first)
 	}
 	f := &fixture{KeyID: cr.KeyMetadata.KeyId}
-	enc, err := json.Marshal(wire.EncryptRequest{KeyId: f.KeyID, Plaintext: randomBytes(32)})
+	plaintext := randomBytes(32)
+	enc, err := json.Marshal(wire.EncryptRequest{KeyId: f.KeyID, Plaintext: plaintext})
 	if err != nil {
 		return nil, err
 	}
-	if b, err = c.call(ctx, t, newRequest("Encrypt", enc)); err != nil {
+	if b, err = c.call(ctx, first, newRequest("Encrypt", enc)); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
 	var er wire.EncryptResponse
@@ -99,6 +106,22 @@ func setup(ctx context.Context, c *client, t *target) (*fixture, error) {
 		return nil, errors.New("setup: Encrypt answered no CiphertextBlob")
 	}
 	f.ciphertext = er.CiphertextBlob
+	if len(t.Endpoints) == 1 {
+		return f, nil
+	}
+	dec, err := json.Marshal(wire.DecryptRequest{KeyId: f.KeyID, CiphertextBlob: f.ciphertext})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range t.Endpoints {
+		if b, err = c.call(ctx, e, newRequest("Decrypt", dec)); err != nil {
+			return nil, fmt.Errorf("setup: the key %s created through %s: %w", f.KeyID, first, err)
+		}
+		var dr wire.DecryptResponse
+		if err := json.Unmarshal(b, &dr); err != nil || !bytes.Equal(dr.Plaintext, plaintext) {
+			return nil, fmt.Errorf("setup: %s decrypted the fixture ciphertext to something other than its plaintext", e)
+		}
+	}
 	return f, nil
 }
 

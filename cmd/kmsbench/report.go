@@ -14,7 +14,9 @@ import (
 )
 
 // reportFormat is bumped when a field of the JSON output changes meaning.
-const reportFormat = 1
+// 2: "endpoint" of the config and of a target may be a comma-separated list
+// (a region's nodes), also given as the list "endpoints".
+const reportFormat = 2
 
 // report is everything a benchmark invocation measured; it is what --json
 // writes, and what a later chart or comparison tool reads.
@@ -203,6 +205,11 @@ func writeTable(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "kmsbench: %d CPUs shared by client and servers (%s); each cell: median of %d run(s) of %s after %s warm-up\n",
 		rep.Machine.CPUs, rep.Machine.CPUModel, c.Repeat, c.Duration, c.Warmup)
 	for _, t := range rep.Targets {
+		if len(t.Endpoints) > 1 {
+			fmt.Fprintf(w, "  %-9s %s (%d endpoints: worker i sends to endpoint i mod %d)\n",
+				t.Name, strings.Join(t.Endpoints, " "), len(t.Endpoints), len(t.Endpoints))
+			continue
+		}
 		fmt.Fprintf(w, "  %-9s %s\n", t.Name, t.Endpoint)
 	}
 	fmt.Fprintln(w)

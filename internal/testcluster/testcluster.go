@@ -116,8 +116,8 @@ func (r *Region) prepare(id string, expect int) *Node {
 	cfg.Region = r.Name
 	cfg.APIAddr = "127.0.0.1:0"
 	cfg.Seal = node.SealConfig{Provider: "file", KeyFile: r.seal}
-	cfg.RaftHeartbeatTimeout = 300 * time.Millisecond
-	cfg.RaftElectionTimeout = 300 * time.Millisecond
+	cfg.RaftHeartbeatTimeout = 500 * time.Millisecond
+	cfg.RaftElectionTimeout = 500 * time.Millisecond
 	cfg.Lease = time.Second
 	cfg.SchedulerInterval = 50 * time.Millisecond
 	cfg.StartTimeout = 60 * time.Second

@@ -51,6 +51,21 @@ bench-micro:
 	mkdir -p bench/out
 	bash -o pipefail -c "$(GO) test -run '^$$' -bench . -benchmem -count 1 ./crypto/ ./api/sigv4/ ./fsm/ ./audit/ ./policy/ | tee bench/out/micro.txt"
 
+## cluster: build and start a local 3-node region on 127.0.0.1 (deploy/local; development only)
+.PHONY: cluster
+cluster: build
+	bash deploy/local/cluster.sh up
+
+## cluster-down: stop the local region (PURGE=1 also deletes .cluster/)
+.PHONY: cluster-down
+cluster-down:
+	bash deploy/local/cluster.sh down $(if $(PURGE),--purge)
+
+## cluster-status: readiness of each local node and kmsctl members
+.PHONY: cluster-status
+cluster-status:
+	bash deploy/local/cluster.sh status
+
 ## fuzz: run every fuzz target for FUZZTIME each (a duration or a count such as 20000x; default 30s)
 .PHONY: fuzz
 fuzz:

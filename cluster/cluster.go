@@ -151,9 +151,8 @@ func Open(cfg Config, f *fsm.FSM) (*Cluster, error) {
 			c.wg.Add(1)
 			go c.bootstrapLoop()
 		}
-		if err := c.gossip.join(cfg.Gossip.Join); err != nil {
-			c.log.Warn("gossip join failed; will retry", "err", err)
-		}
+		c.wg.Add(1)
+		go c.joinLoop()
 	}
 	return c, nil
 }

@@ -105,6 +105,29 @@ func (g *gossip) join(addrs []string) error {
 	return err
 }
 
+// joinLoop joins the configured peers, and keeps trying while this node
+// sees no other member: peers may start later, or restart.
+func (c *Cluster) joinLoop() {
+	defer c.wg.Done()
+	if len(c.cfg.Gossip.Join) == 0 {
+		return
+	}
+	backoff := 500 * time.Millisecond
+	for {
+		if c.gossip.ml.NumMembers() < 2 {
+			if err := c.gossip.join(c.cfg.Gossip.Join); err != nil {
+				c.log.Warn("gossip join failed; retrying", "peers", c.cfg.Gossip.Join, "err", err)
+			}
+		}
+		select {
+		case <-c.closing:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
 // Addr is the gossip address this node advertises.
 func (g *gossip) Addr() string {
 	n := g.ml.LocalNode()

@@ -73,7 +73,17 @@ func (s *Service) CreateKey(ctx context.Context, req *wire.CreateKeyRequest) (*w
 	RequestFrom(ctx).KeyARN = s.keyARN(id)
 	k, ok := s.fsm.Key(id)
 	if !ok {
-		return nil, s.keyNotFound(id)
+		// Committed, but not applied here yet: a follower whose leader
+		// failed right after the commit hears of it from the next leader.
+		// A lease renewal catches up; failing that the answer is retryable
+		// (a retry with the same invocation ID returns this key), never
+		// NotFound for a key that exists.
+		if err := s.cluster.RenewLease(ctx); err != nil {
+			return nil, ErrNoLease
+		}
+		if k, ok = s.fsm.Key(id); !ok {
+			return nil, ErrNoLease
+		}
 	}
 	return &wire.CreateKeyResponse{KeyMetadata: s.metadata(k)}, nil
 }

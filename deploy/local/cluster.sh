@@ -46,6 +46,14 @@ pid_of() {
 	echo "$pid"
 }
 
+# alive succeeds while process $1 runs (a child that exited during `up`
+# stays a zombie until the script ends, which kill -0 does not tell).
+alive() {
+	local st
+	st=$(ps -p "$1" -o stat= 2>/dev/null) || return 1
+	[[ -n $st && $st != Z* ]]
+}
+
 # http_ok succeeds when GET $1 answers 200.
 http_ok() {
 	if command -v curl >/dev/null; then
@@ -125,7 +133,7 @@ cmd_up() {
 	done
 	# Check every port before starting anything.
 	for n in "${start[@]+"${start[@]}"}"; do
-		for p in "$(api_port "$n")" "$(cluster_port "$n")"; do
+		for p in "$(api_port "$n")" "$(cluster_port "$n")" "$(gossip_port "$n")"; do
 			port_busy "$p" && die "127.0.0.1:$p (for $n) is in use by another program"
 		done
 	done
@@ -142,9 +150,11 @@ cmd_up() {
 	while :; do
 		ready=0
 		for n in "${NODES[@]}"; do
-			if ! pid_of "$n" >/dev/null; then
+			# Not pid_of: a node just forked may not have exec'd kmsnode yet.
+			if ! alive "$(<"$STATE/$n.pid")"; then
 				echo "cluster.sh: $n exited; the end of $STATE/$n.log:" >&2
 				tail -n 20 "$STATE/$n.log" >&2
+				echo "  (the other nodes keep running: 'make cluster-down' stops them)" >&2
 				exit 1
 			fi
 			http_ok "$(endpoint "$n")/readyz" && ready=$((ready + 1))

@@ -36,9 +36,14 @@ test:
 test-short:
 	$(GO) test -count=1 -timeout 10m ./...
 
-## bench: HTTP throughput of kmsnode against a trivial Go handler, plus Go micro-benchmarks
+## bench: HTTP throughput of kmsnode (one node and a 3-node region) against a trivial Go handler, plus Go micro-benchmarks
 .PHONY: bench
-bench: bench-http bench-micro
+bench: bench-http bench-cluster bench-micro
+
+## bench-cluster: the HTTP load benchmark on a local 3-node region (BENCH_DURATION, BENCH_WARMUP, BENCH_REPEAT; needs jq and no .cluster/)
+.PHONY: bench-cluster
+bench-cluster:
+	bash bench/cluster.sh
 
 ## bench-http: the HTTP load benchmark (BENCH_DURATION, BENCH_REPEAT, BENCH_OPS)
 .PHONY: bench-http

@@ -16,8 +16,11 @@
 #
 # A developer's own .cluster/ is never touched: if .cluster/ exists (nodes
 # running or not) or the region's ports are taken, the script refuses. The
-# region it starts is stopped and .cluster/ deleted on exit, whatever
-# happens (the nodes' logs are kept as bench/out/cluster-n*.log).
+# region it starts is marked (.cluster/bench-owner) and stopped, .cluster/
+# deleted, on exit whatever happens (the nodes' logs are kept as
+# bench/out/cluster-n*.log) — unless someone replaced it meanwhile (a
+# `cluster.sh down`/`up` of this checkout while the benchmark ran): then
+# the benchmark stops, its results void, and leaves that region alone.
 #
 # Environment: BENCH_DURATION (default 3s), BENCH_WARMUP (1s), BENCH_REPEAT
 # (3), BENCH_OUT (bench/out), GO (go), as for bench/run.sh. Needs jq and curl.
@@ -138,10 +141,10 @@ cleanup() {
       cat "$OUT/cluster-down.txt" >&2
     }
   elif [ "$started_cluster" = 1 ]; then
-    # Someone else's region now: leave .cluster/ alone, stop only our own
-    # nodes if any still run.
-    echo "bench: $STATE/ is no longer the region this run started; leaving it alone" >&2
-    for pid in "${node_pids[@]}"; do
+    # Someone else's region now (or none): leave .cluster/ alone, stop only
+    # our own nodes if any still run.
+    [ ! -e "$STATE" ] || echo "bench: $STATE/ is no longer the region this run started; leaving it alone" >&2
+    for pid in "${node_pids[@]+"${node_pids[@]}"}"; do
       if [[ $pid =~ ^[0-9]+$ ]] && ps -p "$pid" -o command= 2>/dev/null | grep -q 'kmsnode serve'; then
         echo "bench: stopping node pid $pid that this run started" >&2
         kill -TERM "$pid" 2>/dev/null || true
@@ -214,6 +217,7 @@ leader_url=$(url_of '.members[] | select(.leader)')
 follower_id=$(jq -r '[.members[] | select(.leader | not) | select(.suffrage == "voter")][0].node_id' "$OUT/cluster-members.json")
 follower_url=$(url_of '[.members[] | select(.leader | not) | select(.suffrage == "voter")][0]')
 all_urls=$(url_of '.members | sort_by(.node_id) | .[]' | paste -sd, -)
+first_id=$(jq -r '.members | sort_by(.node_id) | .[0].node_id' "$OUT/cluster-members.json")
 [ "$follower_id" != null ] || die "no follower among the members (see $OUT/cluster-members.json)"
 echo "bench: region $all_urls; leader $leader_id $leader_url, follower $follower_id $follower_url; baseline $base_url" >&2
 
@@ -225,10 +229,20 @@ kmsbench_run() {
   shift
   still_ours
   echo "bench: --- $name" >&2
+  local rcs
+  set +e
   bin/kmsbench --baseline-endpoint "$base_url" \
     --duration "$DURATION" --warmup "$WARMUP" --repeat "$REPEAT" \
     --json "$OUT/cluster-$name.json" --csv "$OUT/cluster-$name.csv" "$@" |
-    tee "$OUT/cluster-$name.txt" || status=1
+    tee "$OUT/cluster-$name.txt"
+  rcs=("${PIPESTATUS[@]}")
+  set -e
+  # kmsbench exits 130 when Ctrl-C stopped it (bash runs no INT trap when
+  # the foreground command handled the signal itself): stop here too.
+  if [ "${rcs[0]}" -ge 128 ] || [ "${rcs[1]}" -ge 128 ]; then
+    exit 130
+  fi
+  [ "${rcs[0]}" = 0 ] || status=1
 }
 kmsbench_run crypto --endpoint "$all_urls" --ops "$CRYPTO_OPS" --concurrency "$CRYPTO_CONCURRENCY"
 kmsbench_run createkey-leader --endpoint "$leader_url" --ops CreateKey --concurrency "$CREATE_CONCURRENCY"
@@ -254,11 +268,15 @@ rows() {
 fmt='%-16s %-12s %4s %10s %9s %6s %8s %8s %8s %6s\n'
 # table LABEL FILE: the formatted rows of FILE, each after its concurrency
 # and a tab (a sort key).
+# With LABEL "spread", the workers went round-robin over the three nodes
+# (first: $first_id), so a row of fewer than three workers loaded fewer nodes.
 table() {
-  rows "$2" | awk -F'\t' -v label="$1" -v fmt="$fmt" '
+  rows "$2" | awk -F'\t' -v label="$1" -v first="$first_id" -v fmt="$fmt" '
     function r(x) { return x == "-" ? "-" : sprintf(x < 0.1 ? "%.3f" : "%.2f", x) }
     function m(x) { return x < 1 ? sprintf("%.3f", x) : sprintf("%.2f", x) }
-    { printf "%d\t" fmt, $2, $1, label, $2, sprintf("%.0f", $3), sprintf("%.0f", $4), r($5), m($6), m($7), r($8), $9 }'
+    { via = label
+      if (label == "spread") via = $2 >= 3 ? "all 3 nodes" : $2 == 1 ? first " only" : "2 of 3 nodes"
+      printf "%d\t" fmt, $2, $1, via, $2, sprintf("%.0f", $3), sprintf("%.0f", $4), r($5), m($6), m($7), r($8), $9 }'
 }
 # vs_leader C FIELD: the follower's ratio to its baseline over the leader's.
 vs_leader() {
@@ -273,7 +291,7 @@ vs_leader() {
   echo "each figure: median of $REPEAT run(s) of $DURATION after $WARMUP warm-up; ratio = kmsnode ÷ the baseline handler measured in the same kmsbench run"
   echo
   printf "$fmt" op via conc "base ops/s" "ops/s" ratio "p50 ms" "p99 ms" p99/base errors
-  table "all 3 nodes" "$OUT/cluster-crypto.json" | cut -f2-
+  table spread "$OUT/cluster-crypto.json" | cut -f2-
   { table "leader $leader_id" "$OUT/cluster-createkey-leader.json"; table "follower $follower_id" "$OUT/cluster-createkey-follower.json"; } |
     sort -s -t"$(printf '\t')" -k1,1n | cut -f2-
   echo

@@ -53,5 +53,6 @@
 //
 // Output: a table on stdout, progress on stderr, and with --json / --csv
 // every run and every median. The exit status is 1 when any request failed
-// (after the table and files are written), 2 for a usage error.
+// (after the table and files are written), 2 for a usage error, 130 when
+// SIGINT or SIGTERM stopped the runs.
 package main

@@ -23,6 +23,9 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // an error, or requests failed during the runs
 	exitUsage  = 2
+	// exitInterrupted: SIGINT or SIGTERM stopped the runs (128 + SIGINT, as
+	// a shell reports a command killed by Ctrl-C, so scripts stop too).
+	exitInterrupted = 130
 )
 
 func main() {
@@ -207,6 +210,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rep, err := bench(ctx, cfg, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "kmsbench:", err)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
 		return exitFailed
 	}
 	writeTable(stdout, rep)

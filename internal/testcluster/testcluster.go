@@ -158,6 +158,10 @@ func (n *Node) start() error {
 		return err
 	}
 	n.Node = nd
+	// Keep the cluster address across restarts: a node that comes back on
+	// a new address is re-added with it, and hashicorp/raft v1.7.3 races
+	// when a peer's address changes under replication (hashicorp/raft#471).
+	n.Config.Cluster.Addr = nd.Transport().Addr()
 	n.Client = testnode.NewClient(nd.URL(), cfg.Region, node.DevAccessKeyID, node.DevSecretAccessKey)
 	return nil
 }

@@ -39,6 +39,9 @@ type Cluster struct {
 	progress progressTable // followers' lease renewals, for promotion
 	// wasMember: this node has been in the region's configuration.
 	wasMember atomic.Bool
+	// removedAt: nodes this leader removed, not re-admitted for a while.
+	removedMu sync.Mutex
+	removedAt map[string]time.Time
 
 	mu        sync.Mutex
 	tasks     []func(ctx context.Context) // leader-only tasks

@@ -26,8 +26,12 @@ type gossip struct {
 	meta []byte
 	wake chan struct{} // a member joined, left or changed
 	once sync.Once
+
+	// view is this node's copy of the pool, kept from the event callbacks:
+	// memberlist's Members() hands out nodes it keeps changing, so their
+	// fields must not be read outside its callbacks.
 	mu   sync.Mutex
-	left bool
+	view map[string]member
 }
 
 // nodeMeta is what every member advertises (memberlist caps it at 512 B).
@@ -147,47 +151,46 @@ func (g *gossip) shutdown() { g.once.Do(func() { _ = g.ml.Shutdown() }) }
 type member struct {
 	ID     string
 	Meta   nodeMeta
-	Status string // alive, suspect, dead, left
+	Status string // alive, or gone (left or failed)
 }
 
 // members lists the region's members with valid metadata.
 func (g *gossip) members() []member {
-	var out []member
-	for _, n := range g.ml.Members() {
-		m, ok := decodeMeta(n.Meta)
-		if !ok || m.Region != g.c.cfg.Region {
-			continue
-		}
-		out = append(out, member{ID: n.Name, Meta: m, Status: stateName(n.State)})
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]member, 0, len(g.view))
+	for _, m := range g.view {
+		out = append(out, m)
 	}
 	return out
 }
 
-func stateName(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateDead:
-		return "failed"
-	case memberlist.StateLeft:
-		return "left"
+// record copies a node's state into the view; called from memberlist's
+// event callbacks, where the node may be read.
+func (g *gossip) record(n *memberlist.Node, status string) {
+	m, ok := decodeMeta(n.Meta)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.view == nil {
+		g.view = map[string]member{}
 	}
-	return "unknown"
+	if !ok || m.Region != g.c.cfg.Region {
+		delete(g.view, n.Name)
+		return
+	}
+	g.view[n.Name] = member{ID: n.Name, Meta: m, Status: status}
 }
 
 // ServerAddr implements raft.ServerAddressProvider: a node that moved keeps
 // its server ID, and Raft dials its current address from gossip.
 func (g *gossip) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
-	for _, n := range g.ml.Members() {
-		if n.Name == string(id) {
-			if m, ok := decodeMeta(n.Meta); ok && m.Region == g.c.cfg.Region {
-				return raft.ServerAddress(m.Cluster), nil
-			}
-		}
+	g.mu.Lock()
+	m, ok := g.view[string(id)]
+	g.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("cluster: no gossip address for %s", id)
 	}
-	return "", fmt.Errorf("cluster: no gossip address for %s", id)
+	return raft.ServerAddress(m.Meta.Cluster), nil
 }
 
 // memberlist.Delegate.
@@ -219,9 +222,11 @@ func (g *gossip) NotifyAlive(n *memberlist.Node) error {
 }
 
 // memberlist.EventDelegate: never blocks, only wakes the reconciler.
-func (g *gossip) NotifyJoin(*memberlist.Node)   { g.poke() }
-func (g *gossip) NotifyLeave(*memberlist.Node)  { g.poke() }
-func (g *gossip) NotifyUpdate(*memberlist.Node) { g.poke() }
+// (The Node handed to a callback does not carry its new state; the
+// callback says it.)
+func (g *gossip) NotifyJoin(n *memberlist.Node)   { g.record(n, "alive"); g.poke() }
+func (g *gossip) NotifyLeave(n *memberlist.Node)  { g.record(n, "gone"); g.poke() }
+func (g *gossip) NotifyUpdate(n *memberlist.Node) { g.record(n, "alive"); g.poke() }
 
 func (g *gossip) poke() {
 	select {

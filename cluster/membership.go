@@ -85,6 +85,8 @@ func (c *Cluster) reconcile(ctx context.Context) {
 		}
 		s, ok := known[m.ID]
 		switch {
+		case !ok && c.recentlyRemoved(m.ID):
+			// Removed by the operator and still leaving gossip: not back.
 		case !ok:
 			c.admit(ctx, m)
 		case string(s.Address) != m.Meta.Cluster:
@@ -157,7 +159,7 @@ type Member struct {
 	APIAddr  string `json:"api_addr,omitempty"`
 	Suffrage string `json:"suffrage"` // voter, nonvoter, or none (gossip only)
 	Leader   bool   `json:"leader"`
-	Gossip   string `json:"gossip"` // alive, suspect, failed, left, or absent
+	Gossip   string `json:"gossip"` // alive, gone (left or failed), or absent
 }
 
 // Members lists the region's nodes: the Raft configuration merged with the
@@ -250,6 +252,24 @@ func (c *Cluster) removeLocal(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("cluster: remove %s: %w", id, err)
 	}
+	c.removedMu.Lock()
+	if c.removedAt == nil {
+		c.removedAt = map[string]time.Time{}
+	}
+	c.removedAt[id] = time.Now()
+	c.removedMu.Unlock()
 	c.log.Info("node removed from the region", "peer", id)
 	return nil
+}
+
+// removalGrace is how long the leader will not re-admit a node the operator
+// removed: the node leaves gossip on its own once it sees the removal; a
+// node restarted later rejoins normally.
+const removalGrace = time.Minute
+
+func (c *Cluster) recentlyRemoved(id string) bool {
+	c.removedMu.Lock()
+	defer c.removedMu.Unlock()
+	at, ok := c.removedAt[id]
+	return ok && time.Since(at) < removalGrace
 }

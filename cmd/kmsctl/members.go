@@ -18,7 +18,7 @@ type member struct {
 	APIAddr  string `json:"api_addr,omitempty"`
 	Suffrage string `json:"suffrage"` // voter, nonvoter, none
 	Leader   bool   `json:"leader"`
-	Gossip   string `json:"gossip"` // alive, suspect, failed, left, absent
+	Gossip   string `json:"gossip"` // alive, gone (left or failed), absent
 }
 
 // membersOutput is what `members --json` prints.

@@ -151,6 +151,11 @@ func (t *Transport) Isolate(on bool) {
 	if !on {
 		return
 	}
+	t.closeAll()
+}
+
+// closeAll closes every live cluster connection.
+func (t *Transport) closeAll() {
 	t.mu.Lock()
 	conns := make([]*trackedConn, 0, len(t.conns))
 	for c := range t.conns {
@@ -168,16 +173,7 @@ func (t *Transport) Close() error {
 	t.once.Do(func() {
 		close(t.closed)
 		t.ln.Close()
-		t.mu.Lock()
-		conns := make([]*trackedConn, 0, len(t.conns))
-		for c := range t.conns {
-			conns = append(conns, c)
-		}
-		t.mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-		t.client.CloseIdleConnections()
+		t.closeAll()
 	})
 	t.wg.Wait()
 	return nil

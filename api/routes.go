@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"reflect"
 
 	"github.com/kmsnode/kmsnode/kms"
 )
@@ -83,11 +81,10 @@ func op[Req any, PReq interface {
 	*Req
 	validator
 }, Resp any](fn func(context.Context, PReq) (Resp, error)) handler {
-	typ := reflect.TypeFor[Req]()
 	return func(ctx context.Context, body []byte) (any, error) {
 		req := PReq(new(Req))
 		if len(body) > 0 {
-			if err := json.Unmarshal(exactMembers(body, typ), req); err != nil {
+			if err := decodeRequest(body, req); err != nil {
 				return nil, fmt.Errorf("%w: %v", errSerialization, err)
 			}
 		}

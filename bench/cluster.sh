@@ -7,10 +7,10 @@
 # 18081-18083) and the baseline handler; finds the leader and a follower
 # with `kmsctl members`; then runs kmsbench three times, each against the
 # baseline handler in the same run:
-#   crypto     Encrypt32, Decrypt, GenerateDataKey at c=1,32, workers spread
-#              round-robin over the three nodes
-#   leader     CreateKey at c=1,8 through the leader only
-#   follower   CreateKey at c=1,8 through one follower only (forwarded writes)
+#   crypto     Encrypt32, Encrypt4K, Decrypt, GenerateDataKey, ReEncrypt at
+#              c=1,32, workers spread round-robin over the three nodes
+#   leader     CreateKey at c=1,32 through the leader only
+#   follower   CreateKey at c=1,32 through one follower only (forwarded writes)
 # It writes bench/out/cluster-{crypto,createkey-leader,createkey-follower}.
 # {json,csv,txt}, bench/out/cluster-summary.txt, and prints the summary.
 #
@@ -32,9 +32,9 @@ DURATION=${BENCH_DURATION:-3s}
 WARMUP=${BENCH_WARMUP:-1s}
 REPEAT=${BENCH_REPEAT:-3}
 OUT=${BENCH_OUT:-bench/out}
-CRYPTO_OPS=Encrypt32,Decrypt,GenerateDataKey
+CRYPTO_OPS=Encrypt32,Encrypt4K,Decrypt,GenerateDataKey,ReEncrypt
 CRYPTO_CONCURRENCY=1,32
-CREATE_CONCURRENCY=1,8
+CREATE_CONCURRENCY=1,32
 CLUSTER=deploy/local/cluster.sh
 STATE=.cluster
 FIRST=http://127.0.0.1:18081 # n1's API endpoint in deploy/local/cluster.sh
@@ -258,6 +258,16 @@ if [ "$leader_after" != "$leader_id" ]; then
   status=1
 fi
 
+# One picture of the three runs; a run that wrote no report is left out.
+charts=()
+for n in crypto createkey-leader createkey-follower; do
+  if [ -s "$OUT/cluster-$n.json" ]; then charts+=("$OUT/cluster-$n.json"); fi
+done
+if [ "${#charts[@]}" -gt 0 ]; then
+  bin/kmsbench chart --title "kmsnode 3-node region: leader $leader_id, follower $follower_id" \
+    --png "$OUT/cluster-chart.png" "${charts[@]}" >&2 || status=1
+fi
+
 # rows FILE: one TSV row per cell: op conc base-ops node-ops ratio p50 p99 p99/base errors.
 rows() {
   [ -s "$1" ] || return 0
@@ -300,5 +310,5 @@ vs_leader() {
   done
   [ -z "$note" ] || echo "$note"
 } | tee "$OUT/cluster-summary.txt"
-echo "bench: wrote $OUT/cluster-*.json, *.csv, *.txt and $OUT/cluster-summary.txt" >&2
+echo "bench: wrote $OUT/cluster-*.json, *.csv, *.txt, $OUT/cluster-chart.png and $OUT/cluster-summary.txt" >&2
 exit "$status"

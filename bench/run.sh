@@ -12,15 +12,15 @@
 #   BENCH_DURATION     measured window per run        (default 3s)
 #   BENCH_WARMUP       unrecorded warm-up per run     (default 1s)
 #   BENCH_REPEAT       runs per target and cell       (default 3)
-#   BENCH_OPS          operations, comma-separated    (default Encrypt32,Encrypt4K,Decrypt,GenerateDataKey;
-#                      also ReEncrypt, CreateKey)
+#   BENCH_OPS          operations, comma-separated    (default Encrypt32,Encrypt4K,Decrypt,
+#                      GenerateDataKey,ReEncrypt,CreateKey)
 #   BENCH_CONCURRENCY  worker counts, comma-separated (default 1,32)
 #   BENCH_OUT          output directory               (default bench/out)
 #   GO                 go command                     (default go)
-#   PROFILE            not supported yet: kmsnode has no pprof endpoint. CPU
-#                      profiles of the benchmark run (`make bench PROFILE=1`)
-#                      arrive with the performance issue; until then PROFILE
-#                      is ignored.
+#   PROFILE            1: start kmsnode with --debug-addr and save its CPU
+#                      profile of every cell's first kmsnode run, plus heap
+#                      and allocation profiles, in $BENCH_OUT/profiles/
+#                      (with a `go tool pprof -top` summary of each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,13 +28,14 @@ GO=${GO:-go}
 DURATION=${BENCH_DURATION:-3s}
 WARMUP=${BENCH_WARMUP:-1s}
 REPEAT=${BENCH_REPEAT:-3}
-OPS=${BENCH_OPS:-Encrypt32,Encrypt4K,Decrypt,GenerateDataKey}
+OPS=${BENCH_OPS:-Encrypt32,Encrypt4K,Decrypt,GenerateDataKey,ReEncrypt,CreateKey}
 CONCURRENCY=${BENCH_CONCURRENCY:-1,32}
 OUT=${BENCH_OUT:-bench/out}
 START_TIMEOUT=60 # seconds to wait for each server
 
+profile=""
 if [ -n "${PROFILE:-}" ] && [ "${PROFILE}" != 0 ]; then
-  echo "bench: PROFILE is ignored for now (kmsnode has no pprof endpoint yet; it comes with the performance issue)" >&2
+  profile=1
 fi
 
 echo "bench: building bin/kmsnode, bin/kmsbench, bin/kmsbaseline" >&2
@@ -68,6 +69,7 @@ trap 'exit 143' TERM
 # Port 0: each server picks a free port itself and prints it, so there is
 # no window in which another process could take a port chosen for it.
 bin/kmsnode dev --data-dir "$datadir" --api-addr 127.0.0.1:0 --log-level warn \
+  ${profile:+--debug-addr 127.0.0.1:0} \
   >"$OUT/kmsnode.out" 2>"$OUT/kmsnode.log" &
 node_pid=$!
 bin/kmsbaseline --addr 127.0.0.1:0 >"$OUT/baseline.out" 2>"$OUT/baseline.log" &
@@ -121,13 +123,26 @@ ready "$node_url/readyz" kmsnode
 ready "$base_url/" baseline
 echo "bench: kmsnode $node_url (data $datadir), baseline $base_url" >&2
 
+profile_args=()
+if [ -n "$profile" ]; then
+  debug_url=$(wait_for kmsnode "$node_pid" "$OUT/kmsnode.out" 's/^ *debug: *\(http:[^ ]*\)\/debug\/pprof\/$/\1/p')
+  rm -rf "$OUT/profiles"
+  profile_args=(--profile-url "$debug_url" --profile-dir "$OUT/profiles")
+fi
+
 status=0
-bin/kmsbench \
+bin/kmsbench "${profile_args[@]}" \
   --endpoint "$node_url" --baseline-endpoint "$base_url" \
   --region "$region" --access-key-id "$access_key" \
   --ops "$OPS" --concurrency "$CONCURRENCY" \
   --duration "$DURATION" --warmup "$WARMUP" --repeat "$REPEAT" \
-  --json "$OUT/results.json" --csv "$OUT/results.csv" \
+  --json "$OUT/results.json" --csv "$OUT/results.csv" --png "$OUT/results.png" \
   | tee "$OUT/results.txt" || status=$?
-echo "bench: wrote $OUT/results.json, $OUT/results.csv, $OUT/results.txt" >&2
+echo "bench: wrote $OUT/results.json, $OUT/results.csv, $OUT/results.txt, $OUT/results.png" >&2
+if [ -n "$profile" ] && [ -d "$OUT/profiles" ]; then
+  for p in "$OUT"/profiles/*.pprof; do
+    "$GO" tool pprof -top -nodecount=30 bin/kmsnode "$p" >"${p%.pprof}.top.txt" 2>/dev/null || true
+  done
+  echo "bench: server profiles and their top-30 summaries in $OUT/profiles/ (go tool pprof -http=: bin/kmsnode FILE)" >&2
+fi
 exit "$status"

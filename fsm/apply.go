@@ -28,7 +28,7 @@ func (st *state) editKey(keyID string, edit func(k *Key) error) error {
 	if err := edit(nk); err != nil {
 		return err
 	}
-	st.keys[keyID] = nk
+	st.putKey(nk)
 	return nil
 }
 
@@ -126,7 +126,7 @@ func (st *state) createKey(c *CreateKey) error {
 	if len(k.Tags) > MaxTagsPerKey {
 		return rejectf(ErrLimitExceeded, k.ID, "")
 	}
-	st.keys[k.ID] = &k
+	st.putKey(&k)
 	st.keyIDs = insertSorted(st.keyIDs, k.ID)
 	return nil
 }
@@ -139,7 +139,7 @@ func (st *state) deleteKey(c *DeleteKey) (string, error) {
 	if k.State != StatePendingDeletion || k.DeletionDate > c.At {
 		return "", rejectf(ErrInvalidState, k.ID, k.State)
 	}
-	delete(st.keys, k.ID)
+	st.dropKey(k.ID)
 	st.keyIDs = removeSorted(st.keyIDs, k.ID)
 	kept := st.aliasNames[:0:0]
 	for _, n := range st.aliasNames {

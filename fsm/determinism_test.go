@@ -57,6 +57,8 @@ func TestFSM_Deterministic(t *testing.T) {
 		if !bytes.Equal(snapBytes(t, resumed), want) {
 			t.Fatalf("seed %d: snapshot → restore → rest of the log differs", seed)
 		}
+		checkIndex(t, oracle)
+		checkIndex(t, resumed)
 		if resumed.AppliedIndex() != n || fsms[0].AppliedIndex() != n {
 			t.Errorf("AppliedIndex = %d / %d, want %d", resumed.AppliedIndex(), fsms[0].AppliedIndex(), n)
 		}

@@ -23,8 +23,14 @@ type Hooks struct {
 // FSM is the region state machine. Reads are safe from any goroutine; writes
 // happen only through Raft (Apply, Restore).
 type FSM struct {
-	mu      sync.RWMutex
-	st      *state
+	mu sync.RWMutex
+	st *state
+	// index maps key ID → *Key for Key, the lookup on every crypto call,
+	// without taking mu: Apply (the only writer, under mu) updates the
+	// entries a command changed; Restore builds a new map and swaps the
+	// pointer, so a reader sees the old state or the new one, never a mix.
+	// Key records are immutable, so a reader may keep one.
+	index   atomic.Pointer[sync.Map]
 	hooks   atomic.Pointer[Hooks] // read by Raft's goroutine, set by the layer above
 	applied atomic.Uint64         // index of the last log entry Apply consumed
 }
@@ -39,6 +45,7 @@ type state struct {
 	reqs       map[string]reqResult // request ID → result, for idempotency
 	reqOrder   []reqEntry           // apply order, for expiry
 	applied    uint64               // Raft index of the last command applied
+	touched    []string             // keys written by the command being applied (putKey, dropKey)
 }
 
 type reqResult struct {
@@ -61,7 +68,11 @@ func newState() *state {
 }
 
 // New returns an empty FSM.
-func New() *FSM { return &FSM{st: newState()} }
+func New() *FSM {
+	f := &FSM{st: newState()}
+	f.index.Store(new(sync.Map))
+	return f
+}
 
 // SetHooks installs hooks. Safe to call at any time, also while Raft runs.
 func (f *FSM) SetHooks(h Hooks) { f.hooks.Store(&h) }
@@ -105,6 +116,7 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 	}
 	f.mu.Lock()
 	deleted, err := f.applyLocked(c)
+	f.syncIndex()
 	f.markApplied(l.Index)
 	f.mu.Unlock()
 	// Hooks run after the lock is released, so they may read the FSM.
@@ -112,6 +124,20 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 		h.KeyDeleted(deleted)
 	}
 	return err
+}
+
+// syncIndex copies the keys the last command wrote (st.touched) into the
+// lock-free index; f.mu is held.
+func (f *FSM) syncIndex() {
+	index := f.index.Load()
+	for _, id := range f.st.touched {
+		if k, ok := f.st.keys[id]; ok {
+			index.Store(id, k)
+		} else {
+			index.Delete(id)
+		}
+	}
+	f.st.touched = f.st.touched[:0]
 }
 
 // applyLocked runs one command with request-ID deduplication. It returns
@@ -165,14 +191,31 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
+	index := new(sync.Map)
+	for id, k := range st.keys {
+		index.Store(id, k)
+	}
 	f.mu.Lock()
 	f.st = st
+	f.index.Store(index)
 	f.applied.Store(st.applied)
 	f.mu.Unlock()
 	if h := f.hooksNow(); h.Restored != nil {
 		h.Restored()
 	}
 	return nil
+}
+
+// putKey and dropKey are the only writers of st.keys in live state; they
+// note the key for FSM.syncIndex.
+func (st *state) putKey(k *Key) {
+	st.keys[k.ID] = k
+	st.touched = append(st.touched, k.ID)
+}
+
+func (st *state) dropKey(id string) {
+	delete(st.keys, id)
+	st.touched = append(st.touched, id)
 }
 
 // copy returns a copy sharing the immutable records.

@@ -155,6 +155,7 @@ func FuzzApplySequence(f *testing.F) {
 		if !bytes.Equal(snapBytes(t, fsm), snapBytes(t, twin)) {
 			t.Fatal("twin FSMs diverged")
 		}
+		checkIndex(t, fsm)
 		checkRestorable(t, fsm)
 	})
 }

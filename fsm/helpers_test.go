@@ -219,3 +219,22 @@ func testSeal() Seal {
 		Terms:       []Term{{Number: 1, Sealed: []byte("term-1-sealed")}, {Number: 2, Sealed: []byte("term-2-sealed")}},
 	}
 }
+
+// checkIndex fails unless the lock-free index behind FSM.Key holds exactly
+// the keys of the state, each the same record.
+func checkIndex(t testing.TB, f *FSM) {
+	t.Helper()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	n := 0
+	f.index.Load().Range(func(id, v any) bool {
+		n++
+		if k, ok := f.st.keys[id.(string)]; !ok || k != v.(*Key) {
+			t.Fatalf("index holds key %s, state has %v", id, ok)
+		}
+		return true
+	})
+	if n != len(f.st.keys) {
+		t.Fatalf("index holds %d keys, state %d", n, len(f.st.keys))
+	}
+}

@@ -8,10 +8,11 @@ import (
 
 // Key returns the key with the given ID. The record is immutable.
 func (f *FSM) Key(id string) (*Key, bool) {
-	f.mu.RLock()
-	k, ok := f.st.keys[id]
-	f.mu.RUnlock()
-	return k, ok
+	v, ok := f.index.Load().Load(id)
+	if !ok {
+		return nil, false
+	}
+	return v.(*Key), true
 }
 
 // Alias returns the alias with the given full name ("alias/…").

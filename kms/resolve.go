@@ -8,9 +8,7 @@ import (
 	"github.com/kmsnode/kmsnode/fsm"
 )
 
-func (s *Service) arnPrefix() string {
-	return "arn:" + s.cfg.Partition + ":kms:" + s.cfg.Region + ":" + s.cfg.AccountID + ":"
-}
+func (s *Service) arnPrefix() string { return s.prefix }
 
 // keyARN returns the ARN of a key ID in this region.
 func (s *Service) keyARN(id string) string { return s.arnPrefix() + "key/" + id }

@@ -40,6 +40,7 @@ type Service struct {
 	keyring   *crypto.Keyring
 	materials materialCache
 	log       *slog.Logger
+	prefix    string // "arn:<partition>:kms:<region>:<account>:", built once: ARNs are on every call's path
 }
 
 // New returns a service over the node's FSM and cluster. It is sealed until
@@ -54,7 +55,8 @@ func New(cfg Config, c Cluster, f *fsm.FSM) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, cluster: c, fsm: f, keyring: crypto.NewKeyring(), log: cfg.Logger}
+	s := &Service{cfg: cfg, cluster: c, fsm: f, keyring: crypto.NewKeyring(), log: cfg.Logger,
+		prefix: "arn:" + cfg.Partition + ":kms:" + cfg.Region + ":" + cfg.AccountID + ":"}
 	s.materials.init()
 	f.SetHooks(fsm.Hooks{KeyDeleted: s.materials.forgetKey, Restored: s.materials.forgetAll})
 	return s

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // EncryptionContext is an AWS encryption context. It decodes like a JSON
@@ -16,7 +19,28 @@ type EncryptionContext map[string]string
 // ErrDuplicateContextKey is returned when a context names a key twice.
 var ErrDuplicateContextKey = errors.New("wire: duplicate key in encryption context")
 
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSONFrom implements the json/v2 UnmarshalerFrom interface: the
+// API decodes requests with json/v2 (api/codec.go), whose decoder already
+// refuses a name that appears twice in an object.
+func (c *EncryptionContext) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch dec.PeekKind() {
+	case 'n':
+		_, err := dec.ReadToken()
+		*c = nil
+		return err
+	case '{':
+	default:
+		return errors.New("wire: encryption context must be a JSON object")
+	}
+	m := map[string]string{}
+	if err := jsonv2.UnmarshalDecode(dec, &m); err != nil {
+		return err
+	}
+	*c = m
+	return nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler (encoding/json v1).
 func (c *EncryptionContext) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
 		*c = nil

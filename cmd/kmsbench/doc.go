@@ -51,8 +51,25 @@
 // GenerateDataKey (AES_256), ReEncrypt (to the same key) and CreateKey
 // (a Raft write per call).
 //
-// Output: a table on stdout, progress on stderr, and with --json / --csv
-// every run and every median. The exit status is 1 when any request failed
-// (after the table and files are written), 2 for a usage error, 130 when
-// SIGINT or SIGTERM stopped the runs.
+// Output: a table on stdout, progress on stderr, with --json / --csv every
+// run and every median, and with --png a chart of the medians. The exit
+// status is 1 when any request failed (after the table and files are
+// written), 2 for a usage error, 130 when SIGINT or SIGTERM stopped the runs.
+//
+// The chart subcommand draws the same chart again from reports written by
+// --json, several of them in one image (one section per file, headed by its
+// name), for instance the three runs of bench/cluster.sh:
+//
+//	kmsbench chart [--title T] --png OUT.png RESULTS.json [RESULTS2.json ...]
+//
+// A first argument "chart" selects it; anything else is the load generator.
+// The chart has one row per operation, concurrency and kmsnode target: the
+// baseline's and kmsnode's median ops/s as bars with their ratio as a
+// number, then kmsnode's p50, p99 and p99.9 next to the baseline's p99 on a
+// log scale (latencies of one chart span several decades) with the p99
+// ratio. Its title gives the machine, the date, and the runs per cell and
+// their length. It exits 1 when a file cannot be read or is not a kmsbench
+// report with results, 2 for a usage error. The image is drawn with the
+// standard library and the bitmap fonts of golang.org/x/image: no cgo, no
+// plotting library.
 package main

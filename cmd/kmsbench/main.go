@@ -52,7 +52,10 @@ type config struct {
 	duration, warmup, timeout time.Duration
 	secret                    string
 	jsonPath, csvPath         string
+	pngPath                   string
 	cpuProfile                string
+	profileURLs               []string
+	profileDir                string
 }
 
 var errHelp = errors.New("help")
@@ -77,9 +80,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "time to wait for an answer's headers before a request fails")
 	fs.StringVar(&c.jsonPath, "json", "", "write every run and median as JSON to this file")
 	fs.StringVar(&c.csvPath, "csv", "", "write every run and median as CSV to this file")
+	fs.StringVar(&c.pngPath, "png", "", "write a PNG chart of the medians (ops/s and latency per cell) to this file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of kmsbench itself (the client side) to this file")
+	fs.StringSliceVar(&c.profileURLs, "profile-url", nil, "pprof listeners of the kmsnode nodes (kmsnode --debug-addr), e.g. http://127.0.0.1:6060: profile the server during the first repetition of each kmsnode run")
+	fs.StringVar(&c.profileDir, "profile-dir", "", "directory for the server profiles of --profile-url (cpu-<op>-c<N>.pprof, heap.pprof, allocs.pprof)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "kmsbench: closed-loop SigV4 load against kmsnode and a baseline HTTP handler\n\nUsage: kmsbench [flags]\n\n%s\nOperations:\n", fs.FlagUsages())
+		fmt.Fprintf(stderr, "kmsbench: closed-loop SigV4 load against kmsnode and a baseline HTTP handler\n\nUsage: kmsbench [flags]\n       kmsbench chart [--title T] --png OUT.png RESULTS.json ...  (chart of --json reports; kmsbench chart --help)\n\n%s\nOperations:\n", fs.FlagUsages())
 		for _, o := range opTable {
 			fmt.Fprintf(stderr, "  %-16s %s\n", o.Name, o.Help)
 		}
@@ -188,6 +194,11 @@ func envOr(getenv func(string) string, def string, names ...string) string {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	// The load generator takes no positional argument, so a first argument
+	// "chart" cannot mean anything else.
+	if len(args) > 0 && args[0] == "chart" {
+		return runChart(args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, getenv, stderr)
 	if errors.Is(err, errHelp) {
 		return exitOK
@@ -228,6 +239,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return exitFailed
 		}
 	}
+	if cfg.pngPath != "" {
+		if err := writeChart(cfg.pngPath, "", []chartSource{{Rep: rep}}); err != nil {
+			fmt.Fprintln(stderr, "kmsbench:", err)
+			return exitFailed
+		}
+	}
 	var failed int64
 	for _, cl := range rep.Cells {
 		for _, tc := range cl.Targets {
@@ -258,6 +275,10 @@ func bench(ctx context.Context, cfg *config, progress io.Writer) (*report, error
 	c := newClient(creds, cfg.Region, maxC, cfg.timeout)
 	defer c.tr.CloseIdleConnections()
 
+	prof, err := newProfiler(cfg.profileURLs, cfg.profileDir)
+	if err != nil {
+		return nil, err
+	}
 	fix, err := setup(ctx, c, node)
 	if err != nil {
 		return nil, err
@@ -287,9 +308,16 @@ func bench(ctx context.Context, cfg *config, progress io.Writer) (*report, error
 				n++
 				t := targets[s.Target]
 				started := time.Now().UTC()
+				wait := func() error { return nil }
+				if prof != nil && !t.Baseline && s.Rep == 0 {
+					wait = prof.cpu(ctx, fmt.Sprintf("%s-c%d", op.Name, conc), started.Add(cfg.warmup), cfg.duration)
+				}
 				st := runLoad(ctx, c, loadSpec{Target: t, Request: req, Concurrency: conc, Warmup: cfg.warmup, Duration: cfg.duration})
 				if ctx.Err() != nil {
 					return nil, errors.New("interrupted")
+				}
+				if err := wait(); err != nil {
+					return nil, err
 				}
 				r := newRunResult(s.Rep+1, seq+1, started, st)
 				cl.Targets[s.Target].Runs = append(cl.Targets[s.Target].Runs, r)
@@ -310,5 +338,11 @@ func bench(ctx context.Context, cfg *config, progress io.Writer) (*report, error
 		}
 	}
 	rep.Finished = time.Now().UTC()
+	if prof != nil {
+		if err := prof.final(ctx); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(progress, "kmsbench: server profiles in %s (go tool pprof -top FILE)\n", cfg.profileDir)
+	}
 	return rep, nil
 }

@@ -21,6 +21,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.AccountID, "account-id", node.DevAccountID, "12-digit account ID used in ARNs")
 	fs.StringVar(&cfg.Partition, "partition", "aws", "ARN partition")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	debugAddr := debugFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
@@ -33,7 +34,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Credentials[0].Principal = "arn:" + cfg.Partition + ":iam::" + cfg.AccountID + ":user/kmsnode-dev"
 	cfg.Logger = newLogger(stderr, *logLevel)
-	return runNode(cfg, stderr, func(n *node.Node) { printDev(stdout, n) })
+	return runNode(cfg, *debugAddr, stdout, stderr, func(n *node.Node) { printDev(stdout, n) })
 }
 
 func printDev(w io.Writer, n *node.Node) {

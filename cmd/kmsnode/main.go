@@ -69,7 +69,10 @@ Run 'kmsnode dev --help' or 'kmsnode serve --help' for the flags.
 }
 
 // runNode starts a node and blocks until SIGINT/SIGTERM or a server failure.
-func runNode(cfg node.Config, stderr io.Writer, started func(*node.Node)) error {
+func runNode(cfg node.Config, debugAddr string, stdout, stderr io.Writer, started func(*node.Node)) error {
+	if debugAddr != "" && !loopback(debugAddr) {
+		return fmt.Errorf("--debug-addr %s is not a loopback address: profiles are served to this machine only", debugAddr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n, err := node.Start(ctx, cfg)
@@ -77,6 +80,12 @@ func runNode(cfg node.Config, stderr io.Writer, started func(*node.Node)) error 
 		return err
 	}
 	started(n)
+	stopDebug, err := startDebug(debugAddr, stdout)
+	if err != nil {
+		_ = n.Close()
+		return err
+	}
+	defer stopDebug()
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stderr, "kmsnode: shutting down")

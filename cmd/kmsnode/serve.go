@@ -51,6 +51,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cl.BootstrapExpect, "bootstrap-expect", 0, "form a new region once this many nodes (3 or 5) see each other; 0 joins an existing one")
 	fs.DurationVar(&cl.StabilizeTime, "stabilize-time", 10*time.Second, "how long a new node must keep up before it becomes a voter")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	debugAddr := debugFlag(fs)
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
@@ -82,7 +83,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Credentials = []sigv4.Credential{{AccessKeyID: *accessKey, Secret: secret, Principal: *principal}}
 	cfg.Logger = newLogger(stderr, *logLevel)
-	return runNode(cfg, stderr, func(n *node.Node) {
+	return runNode(cfg, *debugAddr, stdout, stderr, func(n *node.Node) {
 		fmt.Fprintf(stdout, "kmsnode serving %s (region %s, node %s)\n", n.URL(), cfg.Region, n.Config().NodeID)
 		if t := n.Transport(); t != nil {
 			fmt.Fprintf(stdout, "cluster port %s\n", t.Addr())

@@ -13,6 +13,17 @@ import (
 // policies. Every failure wraps [ErrMalformed]; see the package doc for the
 // rules and where they differ from AWS.
 func Parse(doc string) (*Document, error) {
+	return parse(doc, false)
+}
+
+// ParseIdentity parses an identity (IAM) policy: the same grammar, except
+// that a statement must not have Principal or NotPrincipal (IAM rejects
+// them: the policy applies to the identity it is attached to).
+func ParseIdentity(doc string) (*Document, error) {
+	return parse(doc, true)
+}
+
+func parse(doc string, identity bool) (*Document, error) {
 	if err := checkText(doc); err != nil {
 		return nil, err
 	}
@@ -50,9 +61,10 @@ func Parse(doc string) (*Document, error) {
 		return nil, malformed("Statement is required")
 	}
 	var err error
-	if d.Statements, err = parseStatements(stmts); err != nil {
+	if d.Statements, err = parseStatements(stmts, identity); err != nil {
 		return nil, err
 	}
+	d.prog = compile(d)
 	return d, nil
 }
 
@@ -83,7 +95,7 @@ func checkText(doc string) error {
 	return nil
 }
 
-func parseStatements(raw json.RawMessage) ([]Statement, error) {
+func parseStatements(raw json.RawMessage, identity bool) ([]Statement, error) {
 	var items []json.RawMessage
 	switch first(raw) {
 	case '{':
@@ -101,7 +113,7 @@ func parseStatements(raw json.RawMessage) ([]Statement, error) {
 	out := make([]Statement, 0, len(items))
 	sids := make(map[string]int, len(items))
 	for i, item := range items {
-		st, err := parseStatement(item)
+		st, err := parseStatement(item, identity)
 		if err != nil {
 			return nil, malformed("Statement[%d]: %v", i, err)
 		}
@@ -118,7 +130,7 @@ func parseStatements(raw json.RawMessage) ([]Statement, error) {
 
 // parseStatement returns a plain error; parseStatements wraps it with the
 // statement index and ErrMalformed.
-func parseStatement(raw json.RawMessage) (Statement, error) {
+func parseStatement(raw json.RawMessage, identity bool) (Statement, error) {
 	var st Statement
 	if first(raw) != '{' {
 		return st, fmt.Errorf("must be an object")
@@ -163,7 +175,11 @@ func parseStatement(raw json.RawMessage) (Statement, error) {
 	if st.Effect == "" {
 		return st, fmt.Errorf("Effect is required")
 	}
-	if err := exactlyOne("Principal", st.Principal != nil, st.NotPrincipal != nil); err != nil {
+	if identity {
+		if st.Principal != nil || st.NotPrincipal != nil {
+			return st, fmt.Errorf("an identity policy must not have Principal or NotPrincipal")
+		}
+	} else if err := exactlyOne("Principal", st.Principal != nil, st.NotPrincipal != nil); err != nil {
 		return st, err
 	}
 	if err := exactlyOne("Action", st.Action != nil, st.NotAction != nil); err != nil {

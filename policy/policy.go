@@ -44,16 +44,21 @@ const (
 	EffectDeny  = "Deny"
 )
 
-// Document is a parsed IAM-grammar policy.
+// Document is a parsed IAM-grammar policy. Treat a parsed Document as
+// read-only: Parse also compiles it for evaluation, and changes made later
+// would not be seen by Evaluate.
 type Document struct {
 	Version    string // "2012-10-17", "2008-10-17" or "" when absent
 	ID         string // the Id element, "" when absent
 	Statements []Statement
+
+	prog *program // compiled by Parse; nil for a Document built by hand
 }
 
 // Statement is one statement of a [Document]. Exactly one of Principal and
 // NotPrincipal, one of Action and NotAction and one of Resource and
-// NotResource is set.
+// NotResource is set; in an identity policy ([ParseIdentity]) neither
+// Principal nor NotPrincipal is.
 type Statement struct {
 	Sid    string
 	Effect string // EffectAllow or EffectDeny

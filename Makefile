@@ -36,9 +36,9 @@ test:
 test-short:
 	$(GO) test -count=1 -timeout 10m ./...
 
-## bench: HTTP throughput of kmsnode (one node and a 3-node region) against a trivial Go handler, plus Go micro-benchmarks
+## bench: the whole suite: HTTP load on one node and a 3-node region against a trivial Go handler, micro-benchmarks, memory of 100k keys (PROFILE=1: server profiles)
 .PHONY: bench
-bench: bench-http bench-cluster bench-micro
+bench: bench-http bench-cluster bench-micro bench-memory
 
 ## bench-cluster: the HTTP load benchmark on a local 3-node region (BENCH_DURATION, BENCH_WARMUP, BENCH_REPEAT; needs jq and no .cluster/)
 .PHONY: bench-cluster
@@ -54,7 +54,12 @@ bench-http:
 .PHONY: bench-micro
 bench-micro:
 	mkdir -p bench/out
-	bash -o pipefail -c "$(GO) test -run '^$$' -bench . -benchmem -count 1 ./crypto/ ./api/sigv4/ ./fsm/ ./audit/ ./policy/ | tee bench/out/micro.txt"
+	bash -o pipefail -c "$(GO) test -run '^$$' -bench . -benchmem -count 1 ./crypto/ ./api/ ./api/sigv4/ ./fsm/ ./audit/ ./policy/ | tee bench/out/micro.txt"
+
+## bench-memory: RSS, Raft snapshot and restart time of a node holding BENCH_KEYS keys × BENCH_VERSIONS versions (default 100000 × 3; needs jq)
+.PHONY: bench-memory
+bench-memory:
+	bash bench/memory.sh
 
 ## cluster: build and start a local 3-node region on 127.0.0.1 (deploy/local; development only)
 .PHONY: cluster

@@ -232,6 +232,7 @@ kmsbench_run() {
   local rcs
   set +e
   bin/kmsbench --baseline-endpoint "$base_url" \
+    --pid "$(IFS=,; echo "${node_pids[*]}")" --baseline-pid "$base_pid" \
     --duration "$DURATION" --warmup "$WARMUP" --repeat "$REPEAT" \
     --json "$OUT/cluster-$name.json" --csv "$OUT/cluster-$name.csv" "$@" |
     tee "$OUT/cluster-$name.txt"
@@ -273,9 +274,10 @@ rows() {
   [ -s "$1" ] || return 0
   jq -r '.cells[] | (.targets[] | select(.target == "baseline")) as $b | (.targets[] | select(.target != "baseline")) as $n
     | [.op, .concurrency, $b.median.ops_per_sec, $n.median.ops_per_sec, ($n.ratio_to_baseline.ops_per_sec // "-"),
-       $n.median.p50_ms, $n.median.p99_ms, ($n.ratio_to_baseline.p99 // "-"), $n.median.errors] | @tsv' "$1"
+       $n.median.p50_ms, $n.median.p99_ms, ($n.ratio_to_baseline.p99 // "-"), $n.median.errors,
+       ($n.median.cpu_us_per_op // "-"), ($n.ratio_to_baseline.cpu_per_op // "-")] | @tsv' "$1"
 }
-fmt='%-16s %-12s %4s %10s %9s %6s %8s %8s %8s %6s\n'
+fmt='%-16s %-12s %4s %10s %9s %6s %8s %8s %8s %6s %9s %8s\n'
 # table LABEL FILE: the formatted rows of FILE, each after its concurrency
 # and a tab (a sort key).
 # With LABEL "spread", the workers went round-robin over the three nodes
@@ -286,7 +288,8 @@ table() {
     function m(x) { return x < 1 ? sprintf("%.3f", x) : sprintf("%.2f", x) }
     { via = label
       if (label == "spread") via = $2 >= 3 ? "all 3 nodes" : $2 == 1 ? first " only" : "2 of 3 nodes"
-      printf "%d\t" fmt, $2, $1, via, $2, sprintf("%.0f", $3), sprintf("%.0f", $4), r($5), m($6), m($7), r($8), $9 }'
+      printf "%d\t" fmt, $2, $1, via, $2, sprintf("%.0f", $3), sprintf("%.0f", $4), r($5), m($6), m($7), r($8), $9,
+        $10 == "-" ? "-" : sprintf("%.1f", $10), r($11) }'
 }
 # vs_leader C FIELD: the follower's ratio to its baseline over the leader's.
 vs_leader() {
@@ -299,8 +302,9 @@ vs_leader() {
 {
   echo "3-node region on 127.0.0.1 (leader $leader_id, follower $follower_id); $(nproc) CPUs shared by the nodes, kmsbench and the baseline"
   echo "each figure: median of $REPEAT run(s) of $DURATION after $WARMUP warm-up; ratio = kmsnode ÷ the baseline handler measured in the same kmsbench run"
+  echo "cpu µs: the three nodes' CPU time per successful request; cpu/base: that ÷ the baseline's CPU per request"
   echo
-  printf "$fmt" op via conc "base ops/s" "ops/s" ratio "p50 ms" "p99 ms" p99/base errors
+  printf "$fmt" op via conc "base ops/s" "ops/s" ratio "p50 ms" "p99 ms" p99/base errors "cpu µs" cpu/base
   table spread "$OUT/cluster-crypto.json" | cut -f2-
   { table "leader $leader_id" "$OUT/cluster-createkey-leader.json"; table "follower $follower_id" "$OUT/cluster-createkey-follower.json"; } |
     sort -s -t"$(printf '\t')" -k1,1n | cut -f2-

@@ -16,6 +16,8 @@
 #                      GenerateDataKey,ReEncrypt,CreateKey)
 #   BENCH_CONCURRENCY  worker counts, comma-separated (default 1,32)
 #   BENCH_OUT          output directory               (default bench/out)
+#   BENCH_KMSNODE      a kmsnode binary to measure instead of building
+#                      bin/kmsnode (before/after comparisons of two commits)
 #   GO                 go command                     (default go)
 #   PROFILE            1: start kmsnode with --debug-addr and save its CPU
 #                      profile of every cell's first kmsnode run, plus heap
@@ -40,7 +42,10 @@ fi
 
 echo "bench: building bin/kmsnode, bin/kmsbench, bin/kmsbaseline" >&2
 mkdir -p bin "$OUT"
-"$GO" build -o bin/kmsnode ./cmd/kmsnode
+KMSNODE=${BENCH_KMSNODE:-bin/kmsnode}
+if [ -z "${BENCH_KMSNODE:-}" ]; then
+  "$GO" build -o bin/kmsnode ./cmd/kmsnode
+fi
 "$GO" build -o bin/kmsbench ./cmd/kmsbench
 "$GO" build -o bin/kmsbaseline ./bench/baseline
 
@@ -68,7 +73,7 @@ trap 'exit 143' TERM
 
 # Port 0: each server picks a free port itself and prints it, so there is
 # no window in which another process could take a port chosen for it.
-bin/kmsnode dev --data-dir "$datadir" --api-addr 127.0.0.1:0 --log-level warn \
+"$KMSNODE" dev --data-dir "$datadir" --api-addr 127.0.0.1:0 --log-level warn \
   ${profile:+--debug-addr 127.0.0.1:0} \
   >"$OUT/kmsnode.out" 2>"$OUT/kmsnode.log" &
 node_pid=$!
@@ -133,6 +138,7 @@ fi
 status=0
 bin/kmsbench "${profile_args[@]}" \
   --endpoint "$node_url" --baseline-endpoint "$base_url" \
+  --pid "$node_pid" --baseline-pid "$base_pid" \
   --region "$region" --access-key-id "$access_key" \
   --ops "$OPS" --concurrency "$CONCURRENCY" \
   --duration "$DURATION" --warmup "$WARMUP" --repeat "$REPEAT" \
@@ -141,7 +147,7 @@ bin/kmsbench "${profile_args[@]}" \
 echo "bench: wrote $OUT/results.json, $OUT/results.csv, $OUT/results.txt, $OUT/results.png" >&2
 if [ -n "$profile" ] && [ -d "$OUT/profiles" ]; then
   for p in "$OUT"/profiles/*.pprof; do
-    "$GO" tool pprof -top -nodecount=30 bin/kmsnode "$p" >"${p%.pprof}.top.txt" 2>/dev/null || true
+    "$GO" tool pprof -top -nodecount=30 "$KMSNODE" "$p" >"${p%.pprof}.top.txt" 2>/dev/null || true
   done
   echo "bench: server profiles and their top-30 summaries in $OUT/profiles/ (go tool pprof -http=: bin/kmsnode FILE)" >&2
 fi

@@ -77,7 +77,7 @@ func Open(cfg Config, f *fsm.FSM) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open log store: %w", err)
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: cfg.LogOutput})
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: cfg.LogOutput})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, logger)
 	if err != nil {
 		store.Close()
@@ -252,9 +252,7 @@ func (c *Cluster) waitApplied(ctx context.Context, index uint64, deadline time.T
 	if deadline.Before(limit) {
 		limit = deadline
 	}
-	for c.fsm.AppliedIndex() < index && time.Now().Before(limit) && ctx.Err() == nil {
-		time.Sleep(time.Millisecond) // polling a local counter; no peer to wait on
-	}
+	c.fsm.WaitApplied(ctx, index, limit)
 }
 
 // errApplyWait: the caller stopped waiting for a commit (deadline or ctx);

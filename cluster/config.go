@@ -26,7 +26,9 @@ type Config struct {
 	// 8192 and 10240 when zero).
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
-	// LogOutput receives Raft's own log lines (default: discarded).
+	// LogOutput receives Raft's own log lines (hclog text). Default: Logger,
+	// with component=raft and hclog's level mapped to slog's, so Raft's
+	// elections, snapshots and errors reach the node's log.
 	LogOutput io.Writer
 	// Logger receives the cluster's own events (joins, promotions,
 	// refusals). Default: discarded.
@@ -77,11 +79,11 @@ func (c *Config) setDefaults() {
 	if c.ElectionTimeout == 0 {
 		c.ElectionTimeout = time.Second
 	}
-	if c.LogOutput == nil {
-		c.LogOutput = io.Discard
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.LogOutput == nil {
+		c.LogOutput = levelWriter{c.Logger.With("component", "raft")}
 	}
 	if c.StabilizeTime == 0 {
 		c.StabilizeTime = 10 * time.Second

@@ -137,11 +137,8 @@ func (c *Cluster) renewFollower(ctx context.Context, sent int64, deadline time.T
 	if err != nil {
 		return ErrNoLease
 	}
-	for c.fsm.AppliedIndex() < idx {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return ErrNoLease
-		}
-		time.Sleep(time.Millisecond) // polling a local counter fed by Raft
+	if !c.fsm.WaitApplied(ctx, idx, deadline) {
+		return ErrNoLease
 	}
 	c.lease.extend(sent)
 	return nil

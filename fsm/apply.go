@@ -73,7 +73,7 @@ func cancelDeletion(k *Key, _ *CancelDeletion) error {
 }
 
 func putKeyPolicy(k *Key, c *PutKeyPolicy) error {
-	k.Policy = c.Policy
+	k.Policy = intern(c.Policy)
 	return nil
 }
 
@@ -126,6 +126,7 @@ func (st *state) createKey(c *CreateKey) error {
 	if len(k.Tags) > MaxTagsPerKey {
 		return rejectf(ErrLimitExceeded, k.ID, "")
 	}
+	k.intern()
 	st.putKey(&k)
 	st.keyIDs = insertSorted(st.keyIDs, k.ID)
 	return nil
@@ -238,6 +239,7 @@ func rotateKey(k *Key, c *RotateKey) error {
 	default:
 		return fmt.Errorf("%w: rotation type %q", ErrBadCommand, m.RotationType)
 	}
+	m.RotationType = intern(m.RotationType)
 	k.Materials = append(append([]Material(nil), k.Materials...), m)
 	return nil
 }

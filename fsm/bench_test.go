@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math/rand"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -180,4 +181,28 @@ func BenchmarkRestore100k(b *testing.B) {
 			b.Fatalf("%d keys", f.KeyCount())
 		}
 	}
+}
+
+// BenchmarkHeapPerKey100k reports the live heap a restored state of 100 000
+// keys (three material versions each, the default-size policy) costs per
+// key, measured after a GC: the FSM's per-key footprint.
+func BenchmarkHeapPerKey100k(b *testing.B) {
+	_, data := bigFSM(b)
+	var keep *FSM
+	var perKey float64
+	for i := 0; i < b.N; i++ {
+		keep = nil
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		keep = New()
+		if err := keep.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perKey = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / 100_000
+	}
+	runtime.KeepAlive(keep)
+	b.ReportMetric(perKey, "heap-B/key")
 }

@@ -141,6 +141,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 		if k == nil || k.ID == "" || len(k.Materials) == 0 {
 			return nil, fmt.Errorf("fsm: read snapshot: invalid key record")
 		}
+		k.intern()
 		st.keys[k.ID] = k
 		st.keyIDs = insertSorted(st.keyIDs, k.ID)
 	}

@@ -34,6 +34,7 @@ type target struct {
 	Endpoint  string   `json:"endpoint"` // Endpoints joined with ","
 	Endpoints []string `json:"endpoints"`
 	Baseline  bool     `json:"baseline"`
+	PIDs      []int    `json:"pids,omitempty"` // server processes whose CPU time is measured
 	urls      []string // Endpoints with the path "/"
 }
 

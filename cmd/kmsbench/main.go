@@ -56,6 +56,7 @@ type config struct {
 	cpuProfile                string
 	profileURLs               []string
 	profileDir                string
+	pids, baselinePIDs        []int
 }
 
 var errHelp = errors.New("help")
@@ -82,6 +83,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&c.csvPath, "csv", "", "write every run and median as CSV to this file")
 	fs.StringVar(&c.pngPath, "png", "", "write a PNG chart of the medians (ops/s and latency per cell) to this file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of kmsbench itself (the client side) to this file")
+	fs.IntSliceVar(&c.pids, "pid", nil, "process IDs of the kmsnode nodes (Linux): report server CPU µs per request from /proc/<pid>/stat")
+	fs.IntSliceVar(&c.baselinePIDs, "baseline-pid", nil, "process ID of the baseline handler, for its CPU µs per request")
 	fs.StringSliceVar(&c.profileURLs, "profile-url", nil, "pprof listeners of the kmsnode nodes (kmsnode --debug-addr), e.g. http://127.0.0.1:6060: profile the server during the first repetition of each kmsnode run")
 	fs.StringVar(&c.profileDir, "profile-dir", "", "directory for the server profiles of --profile-url (cpu-<op>-c<N>.pprof, heap.pprof, allocs.pprof)")
 	fs.Usage = func() {
@@ -263,8 +266,10 @@ func bench(ctx context.Context, cfg *config, progress io.Writer) (*report, error
 	var targets []*target
 	if cfg.BaselineEndpoint != "" {
 		targets = append(targets, newTarget("baseline", []string{cfg.BaselineEndpoint}, true))
+		targets[0].PIDs = cfg.baselinePIDs
 	}
 	node := newTarget("kmsnode", cfg.Endpoints, false)
+	node.PIDs = cfg.pids
 	targets = append(targets, node)
 
 	maxC := 0
@@ -312,6 +317,8 @@ func bench(ctx context.Context, cfg *config, progress io.Writer) (*report, error
 				if prof != nil && !t.Baseline && s.Rep == 0 {
 					wait = prof.cpu(ctx, fmt.Sprintf("%s-c%d", op.Name, conc), started.Add(cfg.warmup), cfg.duration)
 				}
+				from := started.Add(cfg.warmup)
+				cpu := cpuWindow(ctx, t.PIDs, from, from.Add(cfg.duration))
 				st := runLoad(ctx, c, loadSpec{Target: t, Request: req, Concurrency: conc, Warmup: cfg.warmup, Duration: cfg.duration})
 				if ctx.Err() != nil {
 					return nil, errors.New("interrupted")
@@ -319,7 +326,14 @@ func bench(ctx context.Context, cfg *config, progress io.Writer) (*report, error
 				if err := wait(); err != nil {
 					return nil, err
 				}
+				cpuUsed, err := cpu()
+				if err != nil {
+					return nil, fmt.Errorf("server CPU time of %s: %w", t.Name, err)
+				}
 				r := newRunResult(s.Rep+1, seq+1, started, st)
+				if n := r.Requests; n > 0 && len(t.PIDs) > 0 {
+					r.CPUUsPerOp = float64(cpuUsed.Microseconds()) / float64(n)
+				}
 				cl.Targets[s.Target].Runs = append(cl.Targets[s.Target].Runs, r)
 				fmt.Fprintf(progress, "[%*d/%d] %-15s c=%-3d rep %d/%d %-9s %8.0f ops/s  p50 %s  p99 %s ms  errors %d\n",
 					len(fmt.Sprint(total)), n, total, op.Name, conc, s.Rep+1, cfg.Repeat, t.Name,

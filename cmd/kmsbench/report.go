@@ -68,6 +68,10 @@ type figures struct {
 	P999Ms    float64 `json:"p999_ms"`
 	MaxMs     float64 `json:"max_ms"`
 	Errors    int64   `json:"errors"` // a sum over the runs for a median
+	// CPUUsPerOp is the server's CPU time in the window (all its processes
+	// with --pid / --baseline-pid) per successful request, in µs; 0 when
+	// not measured.
+	CPUUsPerOp float64 `json:"cpu_us_per_op,omitempty"`
 }
 
 // ratios are kmsnode's figures divided by the baseline's; nil where the
@@ -77,6 +81,7 @@ type ratios struct {
 	P50       *float64 `json:"p50"`
 	P99       *float64 `json:"p99"`
 	P999      *float64 `json:"p999"`
+	CPUPerOp  *float64 `json:"cpu_per_op,omitempty"` // server CPU µs per request
 }
 
 type runResult struct {
@@ -119,6 +124,7 @@ func runRatios(n, b *runResult) *ratios {
 		P50:       ratioOf(n.P50Ms, b.P50Ms),
 		P99:       ratioOf(n.P99Ms, b.P99Ms),
 		P999:      ratioOf(n.P999Ms, b.P999Ms),
+		CPUPerOp:  ratioOf(n.CPUUsPerOp, b.CPUUsPerOp),
 	}
 }
 
@@ -133,12 +139,13 @@ func (tc *targetCell) finish(base *targetCell) {
 		return median(xs)
 	}
 	tc.Median = figures{
-		OpsPerSec: pick(func(r *runResult) float64 { return r.OpsPerSec }),
-		MeanMs:    pick(func(r *runResult) float64 { return r.MeanMs }),
-		P50Ms:     pick(func(r *runResult) float64 { return r.P50Ms }),
-		P99Ms:     pick(func(r *runResult) float64 { return r.P99Ms }),
-		P999Ms:    pick(func(r *runResult) float64 { return r.P999Ms }),
-		MaxMs:     pick(func(r *runResult) float64 { return r.MaxMs }),
+		OpsPerSec:  pick(func(r *runResult) float64 { return r.OpsPerSec }),
+		MeanMs:     pick(func(r *runResult) float64 { return r.MeanMs }),
+		P50Ms:      pick(func(r *runResult) float64 { return r.P50Ms }),
+		P99Ms:      pick(func(r *runResult) float64 { return r.P99Ms }),
+		P999Ms:     pick(func(r *runResult) float64 { return r.P999Ms }),
+		MaxMs:      pick(func(r *runResult) float64 { return r.MaxMs }),
+		CPUUsPerOp: pick(func(r *runResult) float64 { return r.CPUUsPerOp }),
 	}
 	all := errorCounts{}
 	for _, r := range tc.Runs {
@@ -155,7 +162,7 @@ func (tc *targetCell) finish(base *targetCell) {
 	for _, r := range base.Runs {
 		byRep[r.Rep] = r
 	}
-	var ops, p50, p99, p999 []float64
+	var ops, p50, p99, p999, cpu []float64
 	for _, r := range tc.Runs {
 		b, ok := byRep[r.Rep]
 		if !ok {
@@ -165,7 +172,7 @@ func (tc *targetCell) finish(base *targetCell) {
 		for _, p := range []struct {
 			v   *float64
 			dst *[]float64
-		}{{r.Ratio.OpsPerSec, &ops}, {r.Ratio.P50, &p50}, {r.Ratio.P99, &p99}, {r.Ratio.P999, &p999}} {
+		}{{r.Ratio.OpsPerSec, &ops}, {r.Ratio.P50, &p50}, {r.Ratio.P99, &p99}, {r.Ratio.P999, &p999}, {r.Ratio.CPUPerOp, &cpu}} {
 			if p.v != nil {
 				*p.dst = append(*p.dst, *p.v)
 			}
@@ -178,7 +185,7 @@ func (tc *targetCell) finish(base *targetCell) {
 		m := median(xs)
 		return &m
 	}
-	tc.Ratio = &ratios{OpsPerSec: med(ops), P50: med(p50), P99: med(p99), P999: med(p999)}
+	tc.Ratio = &ratios{OpsPerSec: med(ops), P50: med(p50), P99: med(p99), P999: med(p999), CPUPerOp: med(cpu)}
 }
 
 func currentMachine() machine {
@@ -219,8 +226,13 @@ func writeTable(w io.Writer, rep *report) {
 			multi++
 		}
 	}
-	const row = "%-16s %4s %12s %13s %6s %8s %8s %9s %8s %7s\n"
-	fmt.Fprintf(w, row, "op", "conc", "base ops/s", "kmsnode ops/s", "ratio", "p50 ms", "p99 ms", "p99.9 ms", "p99/base", "errors")
+	const row = "%-16s %4s %12s %13s %6s %8s %8s %9s %8s %7s%s\n"
+	cpuCols := len(c.pids) > 0
+	cpuHead := ""
+	if cpuCols {
+		cpuHead = fmt.Sprintf(" %12s %12s %8s", "base cpu µs", "node cpu µs", "cpu/base")
+	}
+	fmt.Fprintf(w, row, "op", "conc", "base ops/s", "kmsnode ops/s", "ratio", "p50 ms", "p99 ms", "p99.9 ms", "p99/base", "errors", cpuHead)
 	var failed []string
 	for _, cl := range rep.Cells {
 		var base *targetCell
@@ -251,13 +263,28 @@ func writeTable(w io.Writer, rep *report) {
 				ratio, p99r = fmtRatio(tc.Ratio.OpsPerSec), fmtRatio(tc.Ratio.P99)
 			}
 			m := tc.Median
+			cpuVals := ""
+			if cpuCols {
+				baseCPU, cpuR := "-", "-"
+				if base != nil && base.Median.CPUUsPerOp > 0 {
+					baseCPU = strconv.FormatFloat(base.Median.CPUUsPerOp, 'f', 1, 64)
+				}
+				if tc.Ratio != nil {
+					cpuR = fmtRatio(tc.Ratio.CPUPerOp)
+				}
+				cpuVals = fmt.Sprintf(" %12s %12s %8s", baseCPU, strconv.FormatFloat(m.CPUUsPerOp, 'f', 1, 64), cpuR)
+			}
 			fmt.Fprintf(w, row, name, strconv.Itoa(cl.Concurrency), baseOps, fmtOps(m.OpsPerSec), ratio,
-				fmtMs(m.P50Ms), fmtMs(m.P99Ms), fmtMs(m.P999Ms), p99r, strconv.FormatInt(m.Errors, 10))
+				fmtMs(m.P50Ms), fmtMs(m.P99Ms), fmtMs(m.P999Ms), p99r, strconv.FormatInt(m.Errors, 10), cpuVals)
 		}
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "ratio: kmsnode ops/s ÷ baseline ops/s (1.00 = as fast as a handler that does nothing); p99/base: kmsnode p99 ÷ baseline p99.")
 	fmt.Fprintln(w, "Both are medians of per-repetition ratios. Latencies are kmsnode's, successful requests only; errors: failed requests over all runs.")
+	if cpuCols {
+		fmt.Fprintln(w, "cpu µs: server CPU time (user+system, /proc/<pid>/stat) per successful request in the window; cpu/base: kmsnode's ÷ the baseline's,")
+		fmt.Fprintln(w, "the work a kmsnode request costs relative to the HTTP stack's minimum (less sensitive to other load on the machine than ops/s).")
+	}
 	if len(failed) > 0 {
 		fmt.Fprintln(w, "\nFailed requests:")
 		for _, f := range failed {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -55,6 +56,11 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 	s, err2 := strconv.ParseUint(string(f[12]), 10, 64)
 	if err1 != nil || err2 != nil {
 		return 0, fmt.Errorf("utime/stime are not numbers")
+	}
+	// About 2900 years of CPU time in ticks overflows a Duration.
+	const maxTicks = uint64(math.MaxInt64 / int64(clockTick))
+	if u > maxTicks || s > maxTicks-u {
+		return 0, fmt.Errorf("utime/stime out of range")
 	}
 	return time.Duration(u+s) * clockTick, nil
 }

@@ -39,6 +39,13 @@ type FSM struct {
 	// advanced is closed, and replaced, each time applied moves: waiters
 	// for an index (WaitApplied) sleep on it instead of polling.
 	advanced atomic.Pointer[chan struct{}]
+	// dueHint is a lower bound of the earliest time (Unix ms) at which any
+	// key has scheduled work (deletion or automatic rotation), so DueWork,
+	// which the leader calls every second, scans the keys only when
+	// something may be due. Apply lowers it for the keys a command wrote;
+	// a scan sets it exactly, under mu, so no Apply can interleave; Restore
+	// resets it to 0 (scan next time).
+	dueHint atomic.Int64
 }
 
 // state is everything the FSM holds; snapshots copy it.
@@ -169,6 +176,9 @@ func (f *FSM) syncIndex() {
 	index := f.index.Load()
 	for _, id := range f.st.touched {
 		if k, ok := f.st.keys[id]; ok {
+			if due := k.dueAt(); due < f.dueHint.Load() {
+				f.dueHint.Store(due)
+			}
 			index.Store(id, k)
 		} else {
 			index.Delete(id)
@@ -235,6 +245,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.st = st
 	f.index.Store(index)
+	f.dueHint.Store(0)
 	f.setApplied(st.applied)
 	f.mu.Unlock()
 	// Decoding a snapshot of 100 k keys leaves about twice the state's size

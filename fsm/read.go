@@ -3,6 +3,7 @@ package fsm
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"sort"
 )
 
@@ -84,19 +85,46 @@ func (f *FSM) KeyCount() int {
 
 // DueWork lists, for the leader's scheduler, keys whose deletion date or
 // automatic rotation time is at or before now (Unix ms), in key ID order.
+//
+// It scans the keys only when the earliest due time it last saw (lowered
+// by every write since) has come: at 100 k keys a scan takes ~20 ms.
 func (f *FSM) DueWork(now int64) (deletions, rotations []string) {
+	if now < f.dueHint.Load() {
+		return nil, nil
+	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	next := int64(math.MaxInt64)
 	for _, id := range f.st.keyIDs {
 		k := f.st.keys[id]
-		switch {
-		case k.State == StatePendingDeletion && k.DeletionDate <= now:
+		due := k.dueAt()
+		next = min(next, due)
+		if due > now {
+			continue
+		}
+		if k.State == StatePendingDeletion {
 			deletions = append(deletions, id)
-		case k.State == StateEnabled && k.Rotation.Enabled && k.Rotation.NextAt <= now:
+		} else {
 			rotations = append(rotations, id)
 		}
 	}
+	// Set under the read lock: Apply, which lowers the hint, needs the
+	// write lock, so it cannot run between the scan and this store.
+	f.dueHint.Store(next)
 	return deletions, rotations
+}
+
+// dueAt is when k next has scheduled work: its deletion date when pending
+// deletion, its next automatic rotation when enabled with rotation on,
+// else never (MaxInt64).
+func (k *Key) dueAt() int64 {
+	switch {
+	case k.State == StatePendingDeletion:
+		return k.DeletionDate
+	case k.State == StateEnabled && k.Rotation.Enabled:
+		return k.Rotation.NextAt
+	}
+	return math.MaxInt64
 }
 
 // startAfter is the index of the first element of the sorted slice s that

@@ -76,6 +76,20 @@ cluster-down:
 cluster-status:
 	bash deploy/local/cluster.sh status
 
+IMAGE_NAME ?= kmsnode
+IMAGE      ?= $(IMAGE_NAME):$(VERSION)
+CA_BUNDLE  ?= /etc/ssl/certs/ca-certificates.crt
+
+## image: build the container image kmsnode:VERSION and kmsnode:latest FROM scratch with the local Docker engine, nothing pulled (IMAGE, CA_BUNDLE; deploy/README.md)
+.PHONY: image
+image: build
+	IMAGE=$(IMAGE) IMAGE_NAME=$(IMAGE_NAME) VERSION=$(VERSION) CA_BUNDLE=$(CA_BUNDLE) BIN=$(BIN) bash deploy/build-image.sh
+
+## image-test: build the image, then run kmsnode serve in a container and drive it with the aws CLI (skipped without a Docker engine)
+.PHONY: image-test
+image-test:
+	VERSION=$(VERSION) IMAGE=$(IMAGE) IMAGE_NAME=$(IMAGE_NAME) bash deploy/image_test.sh
+
 ## fuzz: run every fuzz target for FUZZTIME each (a duration or a count such as 20000x; default 30s)
 .PHONY: fuzz
 fuzz:

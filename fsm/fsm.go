@@ -249,10 +249,11 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.setApplied(st.applied)
 	f.mu.Unlock()
 	// Decoding a snapshot of 100 k keys leaves about twice the state's size
-	// in garbage; hand it back to the OS now rather than keep it resident
-	// (Restore runs at start and when a far-behind follower installs a
-	// snapshot, never on the request path).
-	debug.FreeOSMemory()
+	// in garbage; hand it back to the OS rather than keep it resident.
+	// Restore runs at start and when a far-behind follower installs a
+	// snapshot, never on the request path; the forced GC runs in the
+	// background so Raft's restore (and its stats) do not wait for it.
+	go debug.FreeOSMemory()
 	if h := f.hooksNow(); h.Restored != nil {
 		h.Restored()
 	}

@@ -100,10 +100,14 @@ func TestRegion_SnapshotCatchUp(t *testing.T) {
 	}
 	behind.Restart()
 	d := waitDigests(t, r)
-	stats := behind.Cluster().Stats()
-	if idx, _ := strconv.Atoi(stats["last_snapshot_index"]); idx == 0 {
-		t.Errorf("the restarted node did not install a snapshot (stats %v)", stats)
-	}
+	// Raft records the installed snapshot once the FSM's Restore returned,
+	// which can be a moment after the restored state became visible.
+	var stats map[string]string
+	testnode.Eventually(t, 10*time.Second, "the restarted node records an installed snapshot", func() bool {
+		stats = behind.Cluster().Stats()
+		idx, _ := strconv.Atoi(stats["last_snapshot_index"])
+		return idx > 0
+	})
 	for _, k := range keys[len(keys)-3:] {
 		testnode.Eventually(t, 10*time.Second, "the caught-up node serves "+k, func() bool { return encrypt(behind, k) == nil })
 	}

@@ -156,7 +156,7 @@ func TestSetupAndLoadOverEndpoints(t *testing.T) {
 	}
 
 	// Four workers over three endpoints: endpoint 0 gets workers 0 and 3,
-	// the others one each — one keep-alive connection per worker.
+	// the others one each — about one keep-alive connection per worker.
 	op, _ := lookupOp("Encrypt32")
 	req, err := op.prepare(fix)
 	if err != nil {
@@ -172,8 +172,13 @@ func TestSetupAndLoadOverEndpoints(t *testing.T) {
 		if f.ops[i]["Encrypt"] == 0 || len(f.ops[i]) != 1 {
 			t.Errorf("endpoint %d got %v", i, f.ops[i])
 		}
-		if len(f.conns[i]) != wantConns {
-			t.Errorf("endpoint %d: %d connections, want %d (one per worker)", i, len(f.conns[i]), wantConns)
+		// One keep-alive connection per worker, give or take: http.Transport
+		// returns a connection to its idle pool just after the body is
+		// read, so a worker quick to send again may dial a second one
+		// (seen under -race in CI). Fewer than one per worker would mean
+		// workers shared a connection; many more, no keep-alive.
+		if n := len(f.conns[i]); n < wantConns || n > 2*wantConns+1 {
+			t.Errorf("endpoint %d: %d connections for %d requests, want about %d (one per worker)", i, n, f.ops[i]["Encrypt"], wantConns)
 		}
 	}
 }

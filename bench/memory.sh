@@ -304,15 +304,26 @@ if [ -n "$snap" ]; then
     snap_info=$(bin/kmsfill snapinfo "$snapdir/$sname/state.bin") || snap_info=null
   fi
   # The Raft log lines, if the node shows them: "starting snapshot up to"
-  # and "snapshot complete up to" with index=N and a timestamp.
+  # and "snapshot complete up to" with index=N and a timestamp. Raft
+  # compacts the log between the two ("compacting logs"), so the snapshot
+  # itself ends there and the rest is log compaction, reported apart.
   sidx=$(jq .index <<<"$snap")
   l1=$(grep -E "starting snapshot up to.*index=$sidx\b" "$OUT/memory-node.log" | tail -n1 || true)
   l2=$(grep -E "snapshot complete up to.*index=$sidx\b" "$OUT/memory-node.log" | tail -n1 || true)
+  lc=$(sed -n "/starting snapshot up to.*index=$sidx\b/,\$p" "$OUT/memory-node.log" | grep -E "compacting logs" | head -n1 || true)
+  stamp() { grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+)?' <<<"$1" | head -n1; }
   if [ -n "$l1" ] && [ -n "$l2" ]; then
-    t1=$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+)?' <<<"$l1" | head -n1)
-    t2=$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+)?' <<<"$l2" | head -n1)
+    t1=$(stamp "$l1")
+    t2=$(stamp "$l2")
+    tc=""
+    [ -z "$lc" ] || tc=$(stamp "$lc")
     if [ -n "$t1" ] && [ -n "$t2" ]; then
-      snap_log=$(jq -n --argjson a "$(date -d "$t1" +%s%3N)" --argjson b "$(date -d "$t2" +%s%3N)" '{start_ms: $a, end_ms: $b, ms: ($b - $a)}')
+      a=$(date -d "$t1" +%s%3N)
+      b=$(date -d "$t2" +%s%3N)
+      c=$b
+      [ -z "$tc" ] || c=$(date -d "$tc" +%s%3N)
+      snap_log=$(jq -n --argjson a "$a" --argjson b "$b" --argjson c "$c" \
+        '{start_ms: $a, end_ms: $c, ms: ($c - $a), complete_ms: $b, compaction_ms: ($b - $c)}')
     fi
   fi
 fi
@@ -392,7 +403,7 @@ jq -n \
       persist_ms_files: ($snap.end_ms - $snap.start_ms),
       raft_log: $snap_log,
       ms: (if $snap_log then $snap_log.ms else ($snap.end_ms - $snap.start_ms) end),
-      timing_source: (if $snap_log then "raft log lines" else "snapshot file times (directory name → meta.json mtime)" end),
+      timing_source: (if $snap_log then "raft log lines, starting snapshot → compacting logs" else "snapshot file times (directory name → meta.json mtime)" end),
       contents: $snap_info,
       covers_fill: ($snap.index >= $fill.writes_ok),
       busy_after_ms: (if $settled_at - $snap.end_ms < 2000 then ($settled_at + $idle_ms - 3000 - $snap.end_ms) else null end)
@@ -435,7 +446,7 @@ jq -r '
   (if .bytes_per_key then "bytes per key (settled − before): RSS \(.bytes_per_key.rss), anon \(.bytes_per_key.anon), heap \(.bytes_per_key.heap_alloc // "-")" else "bytes per key: -" end),
   "fill: \(.fill.writes_ok) writes in \(.fill.elapsed_s * 10 | round / 10) s = \(.fill.writes_per_s | round) writes/s (\(.fill.keys_per_s | round) keys/s), \(.fill.failed) failed, \(.fill.retries) retries",
   (if .snapshot then
-    "snapshot: index \(.snapshot.index)\(if .snapshot.covers_fill then " (the whole fill)" else " (not the last \(.fill.writes_ok - .snapshot.index) or so writes)" end), \(.snapshot.bytes | bmib) MiB, \(.snapshot.ms | s) (\(.snapshot.timing_source))\(if .snapshot.busy_after_ms then ", then the node stays busy ~\(.snapshot.busy_after_ms | s) (log compaction)" else "" end); \(.snapshots | length) automatic snapshot(s) seen"
+    "snapshot: index \(.snapshot.index)\(if .snapshot.covers_fill then " (the whole fill)" else " (not the last \(.fill.writes_ok - .snapshot.index) or so writes)" end), \(.snapshot.bytes | bmib) MiB, \(.snapshot.ms | s) (\(.snapshot.timing_source))\(if .snapshot.raft_log.compaction_ms then ", then log compaction \(.snapshot.raft_log.compaction_ms | s)" else "" end)\(if .snapshot.busy_after_ms then ", then the node stays busy ~\(.snapshot.busy_after_ms | s) (log compaction)" else "" end); \(.snapshots | length) automatic snapshot(s) seen"
    else "snapshot: none — \(.snapshot_note)" end),
   (if .snapshot and .snapshot.contents then
     "  holds \(.snapshot.contents.keys) keys (\(.snapshot.contents.keys_bytes | bmib) MiB, policies \(.snapshot.contents.policy_bytes | bmib) MiB), \(.snapshot.contents.materials) materials, \(.snapshot.contents.requests) remembered request IDs (\(.snapshot.contents.requests_bytes | bmib) MiB)"

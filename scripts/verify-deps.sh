@@ -19,9 +19,10 @@ declare -A allow=(
   [client]="api/wire"
   [cmd/kmsnode]="node api/sigv4 transport"
   [cmd/kmsctl]="client api/wire"
-  [cmd/kmsbench]="api/wire"
+  [cmd/kmsbench]="api/wire internal/loadclient"
   [bench/baseline]=""
-  [bench/fill]="api/wire"
+  [bench/fill]="api/wire internal/loadclient"
+  [internal/loadclient]=""
   [internal/testnode]="node kms"
   [internal/testcluster]="node kms crypto transport internal/testnode"
 )

@@ -7,26 +7,24 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/kmsnode/kmsnode/internal/loadclient"
 )
 
 const (
 	targetPrefix = "TrentService."
 	contentType  = "application/x-amz-json-1.1"
-	maxSample    = 200 // bytes of error message kept per failure type
+	maxSample    = loadclient.MaxSample
 )
 
 // client signs and sends KMS calls over one keep-alive transport.
@@ -47,13 +45,7 @@ type client struct {
 }
 
 func newClient(endpoint string, creds aws.Credentials, region string, conns int, timeout time.Duration) *client {
-	tr := &http.Transport{
-		// No Proxy: a local node must not be reached through HTTP_PROXY.
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: conns + 4,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
+	tr := loadclient.NewTransport(conns, 0)
 	return &client{
 		url: strings.TrimSuffix(endpoint, "/") + "/", hc: &http.Client{Transport: tr, Timeout: timeout},
 		signer: v4.NewSigner(), creds: creds, region: region,
@@ -149,7 +141,7 @@ func (c *client) once(ctx context.Context, op string, body []byte, hash, inv str
 	if resp.StatusCode == http.StatusOK {
 		return attempt{status: resp.StatusCode, body: b}
 	}
-	typ, msg := awsError(resp.Header, b)
+	typ, msg := loadclient.AWSError(resp.Header, b)
 	a := attempt{status: resp.StatusCode, body: b, err: &callError{Type: fmt.Sprintf("HTTP %d %s", resp.StatusCode, typ), Msg: msg}}
 	a.retryable = resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests ||
 		typ == "ThrottlingException"
@@ -159,63 +151,12 @@ func (c *client) once(ctx context.Context, op string, body []byte, hash, inv str
 	return a
 }
 
-// awsError extracts the AWS error type and message of a failed answer.
-func awsError(h http.Header, body []byte) (typ, msg string) {
-	var e struct {
-		Type     string `json:"__type"`
-		Message  string `json:"message"`
-		Message2 string `json:"Message"`
-	}
-	_ = json.Unmarshal(body, &e)
-	typ = h.Get("X-Amzn-Errortype")
-	if typ == "" {
-		typ = e.Type
-	}
-	if i := strings.LastIndexByte(typ, '#'); i >= 0 {
-		typ = typ[i+1:]
-	}
-	if i := strings.IndexByte(typ, ':'); i >= 0 {
-		typ = typ[:i]
-	}
-	if typ == "" {
-		typ = "(no __type)"
-	}
-	msg = e.Message
-	if msg == "" {
-		msg = e.Message2
-	}
-	if msg == "" {
-		msg = strings.TrimSpace(string(body))
-	}
-	return typ, truncate(msg, maxSample)
-}
-
-// transportError classifies an error below HTTP into a few types.
+// transportError is a callError for an error below HTTP.
 func transportError(err error) *callError {
-	var ne net.Error
-	typ := "other"
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		typ = "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		typ = "connection reset"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		typ = "connection closed (EOF)"
-	case errors.Is(err, context.Canceled):
-		typ = "canceled"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.As(err, &ne) && ne.Timeout():
-		typ = "timeout"
-	}
-	return &callError{Type: "transport: " + typ, Msg: truncate(err.Error(), maxSample)}
+	return &callError{Type: loadclient.TransportType(err), Msg: truncate(err.Error(), maxSample)}
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
+func truncate(s string, n int) string { return loadclient.Truncate(s, n) }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -5,26 +5,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/kmsnode/kmsnode/internal/loadclient"
 )
 
 const (
 	targetPrefix = "TrentService."
 	contentType  = "application/x-amz-json-1.1"
-	// maxSample bounds the error message kept per failure type.
-	maxSample = 200
 )
 
 // target is one server under test: one endpoint, or the endpoints of the
@@ -72,16 +66,7 @@ type client struct {
 }
 
 func newClient(creds aws.Credentials, region string, maxConcurrency int, timeout time.Duration) *client {
-	tr := &http.Transport{
-		// No Proxy: a benchmark of a local server must not detour through
-		// HTTP_PROXY.
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          0, // no global limit
-		MaxIdleConnsPerHost:   maxConcurrency + 4,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: timeout,
-		DisableCompression:    true,
-	}
+	tr := loadclient.NewTransport(maxConcurrency, timeout)
 	return &client{tr: tr, signer: v4.NewSigner(), creds: creds, region: region}
 }
 
@@ -122,71 +107,13 @@ func (c *client) send(req *http.Request, buf *bytes.Buffer) outcome {
 	if resp.StatusCode == http.StatusOK {
 		return outcome{ok: true, status: resp.StatusCode}
 	}
-	typ, msg := awsError(resp.Header, buf.Bytes())
+	typ, msg := loadclient.AWSError(resp.Header, buf.Bytes())
 	return outcome{status: resp.StatusCode, typ: fmt.Sprintf("HTTP %d %s", resp.StatusCode, typ), msg: msg}
 }
 
-// awsError extracts the AWS error type and message of a failed answer.
-func awsError(h http.Header, body []byte) (typ, msg string) {
-	var e struct {
-		Type     string `json:"__type"`
-		Message  string `json:"message"`
-		Message2 string `json:"Message"`
-	}
-	_ = json.Unmarshal(body, &e)
-	typ = h.Get("X-Amzn-Errortype")
-	if typ == "" {
-		typ = e.Type
-	}
-	// "com.amazonaws.kms#NotFoundException" and "NotFoundException:http://…"
-	// are both NotFoundException.
-	if i := strings.LastIndexByte(typ, '#'); i >= 0 {
-		typ = typ[i+1:]
-	}
-	if i := strings.IndexByte(typ, ':'); i >= 0 {
-		typ = typ[:i]
-	}
-	if typ == "" {
-		typ = "(no __type)"
-	}
-	msg = e.Message
-	if msg == "" {
-		msg = e.Message2
-	}
-	if msg == "" {
-		msg = strings.TrimSpace(string(body))
-	}
-	return typ, truncate(msg, maxSample)
-}
-
-// transportFailure classifies an error below HTTP into a small set of types
-// so that the error table stays short.
+// transportFailure is an outcome for an error below HTTP.
 func transportFailure(err error) outcome {
-	var ne net.Error
-	typ := "other"
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		typ = "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		typ = "connection reset"
-	case errors.Is(err, syscall.EPIPE):
-		typ = "broken pipe"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		typ = "connection closed (EOF)"
-	case errors.Is(err, context.Canceled):
-		typ = "canceled"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.As(err, &ne) && ne.Timeout():
-		typ = "timeout"
-	}
-	return outcome{typ: "transport: " + typ, msg: truncate(err.Error(), maxSample)}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return outcome{typ: loadclient.TransportType(err), msg: loadclient.Truncate(err.Error(), loadclient.MaxSample)}
 }
 
 // call sends one request to endpoint outside the measured loop (setup) and

@@ -2,7 +2,6 @@ package main
 
 import (
 	"math/rand/v2"
-	"net/http"
 	"reflect"
 	"slices"
 	"testing"
@@ -230,21 +229,6 @@ func TestErrorCounts(t *testing.T) {
 	}
 	if a.total() != 9 {
 		t.Errorf("total %d", a.total())
-	}
-}
-
-func TestAWSErrorType(t *testing.T) {
-	h := http.Header{}
-	typ, msg := awsError(h, []byte(`{"__type":"com.amazonaws.kms#NotFoundException","message":"Key not found"}`))
-	if typ != "NotFoundException" || msg != "Key not found" {
-		t.Errorf("got %q %q", typ, msg)
-	}
-	h.Set("X-Amzn-ErrorType", "ThrottlingException:http://internal.amazon.com/coral/")
-	if typ, _ := awsError(h, []byte(`{"Message":"slow down"}`)); typ != "ThrottlingException" {
-		t.Errorf("header type %q", typ)
-	}
-	if typ, msg := awsError(http.Header{}, []byte("Bad Gateway")); typ != "(no __type)" || msg != "Bad Gateway" {
-		t.Errorf("no type: %q %q", typ, msg)
 	}
 }
 

@@ -23,6 +23,10 @@ type Hooks struct {
 	Restored func()
 }
 
+// freeAfterRestoreKeys is the state size from which Restore hands the
+// decoding garbage back to the OS.
+const freeAfterRestoreKeys = 10_000
+
 // FSM is the region state machine. Reads are safe from any goroutine; writes
 // happen only through Raft (Apply, Restore).
 type FSM struct {
@@ -253,7 +257,11 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	// Restore runs at start and when a far-behind follower installs a
 	// snapshot, never on the request path; the forced GC runs in the
 	// background so Raft's restore (and its stats) do not wait for it.
-	go debug.FreeOSMemory()
+	// Small states leave little garbage and are not worth a forced GC (the
+	// fuzz and unit tests restore thousands of them).
+	if len(st.keys) >= freeAfterRestoreKeys {
+		go debug.FreeOSMemory()
+	}
 	if h := f.hooksNow(); h.Restored != nil {
 		h.Restored()
 	}

@@ -16,11 +16,11 @@ const (
 )
 
 // Unseal makes the service able to serve crypto: it opens the region's root
-// key with the unseal key (KEK) of `provider` and loads the keyring terms.
-// On a new region (no seal in the FSM) the leader creates the hierarchy:
-// a random root key and first term, wrapped and sealed, proposed as the
-// first command. kek is not retained; the caller zeroes it.
-func (s *Service) Unseal(ctx context.Context, provider string, kek []byte) error {
+// key with the unseal provider u and loads the keyring terms. On a new
+// region (no seal in the FSM) the leader creates the hierarchy: a random
+// root key and first term, wrapped by u and sealed, proposed as the first
+// command. u is not retained.
+func (s *Service) Unseal(ctx context.Context, u Unsealer) error {
 	for {
 		// The seal may sit in the log not yet replayed after a restart: a
 		// lease proves the FSM has caught up with the leader.
@@ -29,7 +29,7 @@ func (s *Service) Unseal(ctx context.Context, provider string, kek []byte) error
 		}
 		seal := s.fsm.Seal()
 		if seal != nil {
-			return s.openSeal(seal, provider, kek)
+			return s.openSeal(ctx, seal, u)
 		}
 		if !s.cluster.IsLeader() {
 			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
@@ -37,7 +37,7 @@ func (s *Service) Unseal(ctx context.Context, provider string, kek []byte) error
 			}
 			continue
 		}
-		if err := s.initSeal(ctx, provider, kek); err != nil && !errors.Is(err, fsm.ErrSealExists) {
+		if err := s.initSeal(ctx, u); err != nil && !errors.Is(err, fsm.ErrSealExists) {
 			return err
 		}
 	}
@@ -68,7 +68,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (s *Service) initSeal(ctx context.Context, provider string, kek []byte) error {
+func (s *Service) initSeal(ctx context.Context, u Unsealer) error {
 	root, err := crypto.Random(crypto.KeySize)
 	if err != nil {
 		return err
@@ -79,7 +79,7 @@ func (s *Service) initSeal(ctx context.Context, provider string, kek []byte) err
 		return err
 	}
 	defer crypto.Zero(term)
-	wrapped, err := crypto.Wrap(kek, root, crypto.RootAAD(s.cfg.Region, provider))
+	wrapped, err := u.Wrap(ctx, root, crypto.RootAAD(s.cfg.Region, u.Name()))
 	if err != nil {
 		return err
 	}
@@ -88,19 +88,19 @@ func (s *Service) initSeal(ctx context.Context, provider string, kek []byte) err
 		return err
 	}
 	cmd := &fsm.InitSeal{Req: s.req(ctx), Seal: fsm.Seal{
-		WrappedRoot: map[string][]byte{provider: wrapped},
+		WrappedRoot: map[string][]byte{u.Name(): wrapped},
 		RootCheck:   crypto.RootCheck(root),
 		Terms:       []fsm.Term{{Number: 1, Sealed: sealedTerm}},
 	}}
 	return s.cluster.Apply(ctx, cmd)
 }
 
-func (s *Service) openSeal(seal *fsm.Seal, provider string, kek []byte) error {
-	wrapped, ok := seal.WrappedRoot[provider]
+func (s *Service) openSeal(ctx context.Context, seal *fsm.Seal, u Unsealer) error {
+	wrapped, ok := seal.WrappedRoot[u.Name()]
 	if !ok {
-		return fmt.Errorf("kms: the region's root key is not wrapped for unseal provider %q", provider)
+		return fmt.Errorf("kms: the region's root key is not wrapped for unseal provider %q", u.Name())
 	}
-	root, err := crypto.Unwrap(kek, wrapped, crypto.RootAAD(s.cfg.Region, provider))
+	root, err := u.Unwrap(ctx, wrapped, crypto.RootAAD(s.cfg.Region, u.Name()))
 	if err != nil {
 		return fmt.Errorf("kms: unseal: wrong unseal key for region %s (or the data directory belongs to another region): %w", s.cfg.Region, err)
 	}

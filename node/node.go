@@ -122,9 +122,11 @@ func (n *Node) unseal(ctx context.Context, fresh bool) error {
 	}
 	defer crypto.Zero(kek)
 	n.CreatedUnsealKey = created
+	u := kms.NewKEKUnsealer(n.cfg.Seal.Provider, kek)
+	defer u.Wipe()
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.StartTimeout)
 	defer cancel()
-	return n.kms.Unseal(ctx, n.cfg.Seal.Provider, kek)
+	return n.kms.Unseal(ctx, u)
 }
 
 func (n *Node) openAudit() error {

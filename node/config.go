@@ -122,8 +122,8 @@ func (c *Config) Validate() error {
 		return errors.New("node: at least one credential is required")
 	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
 		return errors.New("node: TLS needs both a certificate and a key file")
-	case c.Seal.Provider != "file" && c.Seal.Provider != "env":
-		return fmt.Errorf("node: unknown seal provider %q (file, env)", c.Seal.Provider)
+	case unsealProviders[c.Seal.Provider] == nil:
+		return fmt.Errorf("node: unknown seal provider %q (%s)", c.Seal.Provider, providerNames())
 	}
 	if c.Cluster.Addr != "" {
 		switch {

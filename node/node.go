@@ -20,7 +20,6 @@ import (
 	"github.com/kmsnode/kmsnode/api/sigv4"
 	"github.com/kmsnode/kmsnode/audit"
 	"github.com/kmsnode/kmsnode/cluster"
-	"github.com/kmsnode/kmsnode/crypto"
 	"github.com/kmsnode/kmsnode/fsm"
 	"github.com/kmsnode/kmsnode/kms"
 	"github.com/kmsnode/kmsnode/transport"
@@ -116,14 +115,14 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 }
 
 func (n *Node) unseal(ctx context.Context, fresh bool) error {
-	kek, created, err := loadUnsealKey(&n.cfg, fresh)
+	u, created, err := loadUnsealer(&n.cfg, fresh)
 	if err != nil {
 		return err
 	}
-	defer crypto.Zero(kek)
+	if w, ok := u.(interface{ Wipe() }); ok {
+		defer w.Wipe()
+	}
 	n.CreatedUnsealKey = created
-	u := kms.NewKEKUnsealer(n.cfg.Seal.Provider, kek)
-	defer u.Wipe()
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.StartTimeout)
 	defer cancel()
 	return n.kms.Unseal(ctx, u)

@@ -399,7 +399,7 @@ func TestMissingUnsealKeyOnExistingRegion(t *testing.T) {
 	}
 	_, statErr := os.Stat(keyPath)
 	if statErr == nil || !strings.Contains(err.Error(), "unseal key") || strings.Contains(err.Error(), "wrong unseal key") {
-		msg := "node/seal.go loadUnsealKey (lines 36-39): with Seal.CreateKeyFile (kmsnode dev) a missing unseal key " +
+		msg := "node/seal.go fileUnsealer: with Seal.CreateKeyFile (kmsnode dev) a missing unseal key " +
 			"file is replaced by a fresh random key even when the data directory already holds a sealed region; " +
 			"Start then fails with 'wrong unseal key' and leaves a useless unseal.key behind. Error was: " + err.Error()
 		t.Fatal(msg)

@@ -32,6 +32,13 @@ const (
 	CmdPutKeyPolicy      CommandType = 14 // v0.1
 	CmdSetRotation       CommandType = 15 // v0.1
 	CmdRotateKey         CommandType = 16 // v0.1
+	// Identities (identity.go).
+	CmdCreateIdentity       CommandType = 17 // v0.2
+	CmdDeleteIdentity       CommandType = 18 // v0.2
+	CmdCreateAccessKey      CommandType = 19 // v0.2
+	CmdDeleteAccessKey      CommandType = 20 // v0.2
+	CmdPutIdentityPolicy    CommandType = 21 // v0.2
+	CmdDeleteIdentityPolicy CommandType = 22 // v0.2
 )
 
 // Req is carried by every command: the request ID that makes it idempotent

@@ -38,7 +38,7 @@ func goldenCommands() []Command {
 			{Version: 2, Sealed: sealedBlob(keyA, 2), CreatedAt: t0 - day, RotationType: RotationOnDemand},
 		}
 	})
-	return []Command{
+	return append([]Command{
 		&InitSeal{Req: goldenReq, Seal: testSeal()},
 		&CreateKey{Req: goldenReq, Key: fullKey},
 		&UpdateDescription{Req: goldenReq, KeyID: keyA, Description: "new description"},
@@ -55,7 +55,7 @@ func goldenCommands() []Command {
 		&PutKeyPolicy{Req: goldenReq, KeyID: keyA, Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}`},
 		&SetRotation{Req: goldenReq, KeyID: keyA, Enabled: true, PeriodDays: 90, NextAt: t0 + 90*day},
 		&RotateKey{Req: goldenReq, KeyID: keyA, Material: Material{Version: 3, Sealed: sealedBlob(keyA, 3), CreatedAt: t0, RotationType: RotationAutomatic}, NextAt: t0 + 365*day},
-	}
+	}, identityGoldenCommands()...)
 }
 
 // commandTypeConst is one CmdX constant as declared in commands.go.

@@ -88,7 +88,7 @@ func tally(cmds []Command, results []interface{}, types map[CommandType]int, out
 // appears, and successes and every rejection happen.
 func checkMix(t *testing.T, types map[CommandType]int, outcomes map[string]int) {
 	t.Helper()
-	if len(types) != int(CmdRotateKey) {
+	if len(types) != len(table) {
 		t.Errorf("only %d command types generated: %v", len(types), types)
 	}
 	for _, o := range append([]string{"ok"}, codesOf(errorCodes)...) {

@@ -15,6 +15,9 @@ var (
 	ErrConflict      = errors.New("fsm: conflicting change")
 	ErrSealExists    = errors.New("fsm: seal already initialised")
 	ErrBadCommand    = errors.New("fsm: invalid command")
+	// Identities (identity.go).
+	ErrIdentityNotFound = errors.New("fsm: identity not found")
+	ErrIdentityExists   = errors.New("fsm: identity already exists")
 )
 
 // errorCodes names each rejection so the request-ID table can replay the
@@ -32,6 +35,8 @@ var errorCodes = []struct {
 	{"Conflict", ErrConflict},
 	{"SealExists", ErrSealExists},
 	{"BadCommand", ErrBadCommand},
+	{"IdentityNotFound", ErrIdentityNotFound},
+	{"IdentityExists", ErrIdentityExists},
 }
 
 // StateError is a rejection about one record: the key or alias it concerns and,

@@ -59,10 +59,15 @@ type state struct {
 	aliases    map[string]*Alias
 	aliasNames []string // sorted, for paging
 	seal       *Seal
-	reqs       map[string]reqResult // request ID → result, for idempotency
-	reqOrder   []reqEntry           // apply order, for expiry
-	applied    uint64               // Raft index of the last command applied
-	touched    []string             // keys written by the command being applied (putKey, dropKey)
+	// identities by ARN, with the sorted ARNs for paging and an index
+	// access key ID → ARN for SigV4 lookups (identity.go).
+	identities   map[string]*Identity
+	identityARNs []string
+	accessKeys   map[string]string
+	reqs         map[string]reqResult // request ID → result, for idempotency
+	reqOrder     []reqEntry           // apply order, for expiry
+	applied      uint64               // Raft index of the last command applied
+	touched      []string             // keys written by the command being applied (putKey, dropKey)
 }
 
 type reqResult struct {
@@ -78,9 +83,11 @@ type reqEntry struct {
 
 func newState() *state {
 	return &state{
-		keys:    map[string]*Key{},
-		aliases: map[string]*Alias{},
-		reqs:    map[string]reqResult{},
+		keys:       map[string]*Key{},
+		aliases:    map[string]*Alias{},
+		identities: map[string]*Identity{},
+		accessKeys: map[string]string{},
+		reqs:       map[string]reqResult{},
 	}
 }
 
@@ -283,20 +290,29 @@ func (st *state) dropKey(id string) {
 // copy returns a copy sharing the immutable records.
 func (st *state) copy() *state {
 	c := &state{
-		keys:       make(map[string]*Key, len(st.keys)),
-		keyIDs:     append([]string(nil), st.keyIDs...),
-		aliases:    make(map[string]*Alias, len(st.aliases)),
-		aliasNames: append([]string(nil), st.aliasNames...),
-		seal:       st.seal,
-		applied:    st.applied,
-		reqs:       make(map[string]reqResult, len(st.reqs)),
-		reqOrder:   append([]reqEntry(nil), st.reqOrder...),
+		keys:         make(map[string]*Key, len(st.keys)),
+		keyIDs:       append([]string(nil), st.keyIDs...),
+		aliases:      make(map[string]*Alias, len(st.aliases)),
+		aliasNames:   append([]string(nil), st.aliasNames...),
+		seal:         st.seal,
+		identities:   make(map[string]*Identity, len(st.identities)),
+		identityARNs: append([]string(nil), st.identityARNs...),
+		accessKeys:   make(map[string]string, len(st.accessKeys)),
+		applied:      st.applied,
+		reqs:         make(map[string]reqResult, len(st.reqs)),
+		reqOrder:     append([]reqEntry(nil), st.reqOrder...),
 	}
 	for k, v := range st.keys {
 		c.keys[k] = v
 	}
 	for k, v := range st.aliases {
 		c.aliases[k] = v
+	}
+	for k, v := range st.identities {
+		c.identities[k] = v
+	}
+	for k, v := range st.accessKeys {
+		c.accessKeys[k] = v
 	}
 	for k, v := range st.reqs {
 		c.reqs[k] = v

@@ -101,6 +101,9 @@ func (g *gen) next() Command {
 	r := g.req()
 	key := genKeys[g.c.pick(len(genKeys))]
 	alias := genAliases[g.c.pick(len(genAliases))]
+	if g.c.pick(8) == 0 {
+		return g.identityCommand(r)
+	}
 	switch g.c.pick(22) {
 	case 0:
 		s := testSeal()

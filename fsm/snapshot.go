@@ -16,11 +16,14 @@ const snapshotMagic = "kmsnode-fsm-snapshot 1\n"
 // snapshotDoc is the encoded layout: records in sorted order, so equal states
 // give byte-identical snapshots.
 type snapshotDoc struct {
-	Applied  uint64            `json:"applied"`
-	Seal     *Seal             `json:"seal,omitempty"`
-	Keys     []*Key            `json:"keys"`
-	Aliases  []*Alias          `json:"aliases"`
-	Requests []snapshotRequest `json:"requests"`
+	Applied uint64   `json:"applied"`
+	Seal    *Seal    `json:"seal,omitempty"`
+	Keys    []*Key   `json:"keys"`
+	Aliases []*Alias `json:"aliases"`
+	// Identities is absent from snapshots of regions without any (and of
+	// releases before identities), so their bytes are unchanged.
+	Identities []*Identity       `json:"identities,omitempty"`
+	Requests   []snapshotRequest `json:"requests"`
 }
 
 type snapshotRequest struct {
@@ -49,6 +52,9 @@ func (st *state) doc() snapshotDoc {
 	}
 	for _, n := range st.aliasNames {
 		d.Aliases = append(d.Aliases, st.aliases[n])
+	}
+	for _, a := range st.identityARNs {
+		d.Identities = append(d.Identities, st.identities[a])
 	}
 	d.Requests = make([]snapshotRequest, 0, len(st.reqOrder))
 	for _, e := range st.reqOrder {
@@ -82,7 +88,16 @@ func (st *state) write(w io.Writer) error {
 		enc.sep(i)
 		enc.value(st.aliases[n])
 	}
-	enc.raw(`],"requests":[`)
+	enc.raw(`]`)
+	if len(st.identityARNs) > 0 {
+		enc.raw(`,"identities":[`)
+		for i, a := range st.identityARNs {
+			enc.sep(i)
+			enc.value(st.identities[a])
+		}
+		enc.raw(`]`)
+	}
+	enc.raw(`,"requests":[`)
 	for i, e := range st.reqOrder {
 		enc.sep(i)
 		enc.value(snapshotRequest{reqEntry: e, Result: st.reqs[e.ID]})
@@ -151,6 +166,18 @@ func readSnapshot(r io.Reader) (*state, error) {
 		}
 		st.aliases[a.Name] = a
 		st.aliasNames = insertSorted(st.aliasNames, a.Name)
+	}
+	for _, id := range d.Identities {
+		if id == nil || id.ARN == "" {
+			return nil, fmt.Errorf("fsm: read snapshot: invalid identity record")
+		}
+		if _, dup := st.identities[id.ARN]; dup {
+			return nil, fmt.Errorf("fsm: read snapshot: duplicate identity %s", id.ARN)
+		}
+		for i := range id.Policies {
+			id.Policies[i].Document = intern(id.Policies[i].Document)
+		}
+		st.putIdentity(id)
 	}
 	for _, r := range d.Requests {
 		st.reqs[r.ID] = r.Result

@@ -26,10 +26,19 @@ build:
 dev: build
 	$(BIN)/kmsnode dev --data-dir $(DATA_DIR) --api-addr $(ADDR)
 
-## test: the whole test suite (unit, API end to end, restart, CLI), with -race
+## test: the whole test suite (unit, API end to end, restart, CLI), with -race; then test-pkcs11 when SoftHSM2 is installed
 .PHONY: test
 test:
 	$(GO) test -race -count=1 -timeout 15m ./...
+	@if [ -e $(SOFTHSM_LIB) ]; then $(MAKE) --no-print-directory test-pkcs11; else echo "test-pkcs11 skipped: no $(SOFTHSM_LIB) (apt-get install softhsm2)"; fi
+
+SOFTHSM_LIB ?= /usr/lib/softhsm/libsofthsm2.so
+
+## test-pkcs11: the PKCS#11 unseal provider against SoftHSM2 (cgo, build tag pkcs11)
+.PHONY: test-pkcs11
+test-pkcs11:
+	CGO_ENABLED=1 $(GO) vet -tags pkcs11 ./node/
+	CGO_ENABLED=1 $(GO) test -tags pkcs11 -race -count=1 -timeout 5m ./node/ -run PKCS11
 
 ## test-short: the suite without the race detector (faster)
 .PHONY: test-short

@@ -21,6 +21,9 @@ var (
 	errUnknownOperation = errors.New("api: unknown operation")
 	errSerialization    = errors.New("api: cannot decode request")
 	errTooLarge         = errors.New("api: request too large")
+	errThrottled        = errors.New("api: rate exceeded")
+	errContentType      = errors.New("api: unsupported content type")
+	errAuditUnavailable = errors.New("api: the audit log cannot be written")
 )
 
 // errorTable maps every domain and protocol error to its AWS answer. It is
@@ -49,6 +52,9 @@ var errorTable = []struct {
 	{kms.ErrCustomKeyStoreNotFound, wire.ExcCustomKeyStoreNotFound, 400},
 	{kms.ErrDryRun, wire.ExcDryRunOperation, 412},
 	{kms.ErrSealed, wire.ExcKMSInternal, 500},
+	{kms.ErrAccessDenied, "AccessDeniedException", 400},
+	{kms.ErrInvalidGrantToken, wire.ExcInvalidGrantToken, 400},
+	{kms.ErrInvalidGrantID, wire.ExcInvalidGrantId, 400},
 	{kms.ErrNoLease, wire.ExcDependencyTimeout, 503},
 	{kms.ErrNoLeader, wire.ExcDependencyTimeout, 503},
 	{sigv4.ErrMissingAuth, "MissingAuthenticationTokenException", 403},
@@ -58,6 +64,9 @@ var errorTable = []struct {
 	{errUnknownOperation, "UnknownOperationException", 400},
 	{errSerialization, "SerializationException", 400},
 	{errTooLarge, "ValidationException", 400},
+	{errThrottled, "ThrottlingException", 400},
+	{errContentType, "UnsupportedMediaTypeException", 415},
+	{errAuditUnavailable, wire.ExcKMSInternal, 500},
 }
 
 // Fixed messages for errors whose details belong in the log only.
@@ -99,6 +108,12 @@ func message(err, kind error) string {
 		return msgNoLeader
 	case kind == errTooLarge:
 		return msgTooLarge
+	case kind == errThrottled:
+		return "Rate exceeded"
+	case kind == errContentType:
+		return "Content-Type must be application/x-amz-json-1.1."
+	case kind == errAuditUnavailable:
+		return "The audit log cannot be written; this node refuses requests it cannot record."
 	case kind == errSerialization:
 		return msgSerialize
 	case kind == errUnknownOperation:

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -64,6 +65,11 @@ func FuzzAPIRequest(f *testing.F) {
 		"ListGrants":                      {`{"KeyId":"` + id + `"}`},
 		"Sign":                            {`{"KeyId":"` + id + `","Message":"` + pt + `","SigningAlgorithm":"ECDSA_SHA_256"}`},
 		"NoSuchOperation":                 {`{}`},
+		"CreateGrant": {`{"KeyId":"` + id + `","GranteePrincipal":"arn:aws:iam::111122223333:user/fuzz","Operations":["Encrypt","Decrypt"],"Name":"fuzz","Constraints":{"EncryptionContextSubset":{"k":"v"}}}`,
+			`{"KeyId":"` + keyARN(id) + `","GranteePrincipal":"arn:aws:sts::111122223333:assumed-role/r/s","RetiringPrincipal":"arn:aws:iam::111122223333:root","Operations":["CreateGrant","RetireGrant"],"GrantTokens":["t"],"DryRun":true}`},
+		"ListRetirableGrants": {`{"RetiringPrincipal":"arn:aws:iam::111122223333:user/fuzz","Limit":1}`},
+		"RetireGrant":         {`{"KeyId":"` + id + `","GrantId":"` + strings.Repeat("0", 64) + `"}`, `{"GrantToken":"AQESNKvNEqs0zVbvEjRWeJCrq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6szJxd8vvetxFAzzXqi1Bcs"}`},
+		"RevokeGrant":         {`{"KeyId":"` + id + `","GrantId":"` + strings.Repeat("f", 64) + `","DryRun":true}`},
 	}
 	for i, op := range targets {
 		bodies, ok := seeds[op]

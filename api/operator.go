@@ -36,6 +36,7 @@ func (r removeNodeRequest) Validate() error {
 // but with the operator prefix.
 func operatorRoutes(o Operator) map[string]route {
 	return map[string]route{
+		operatorPrefix + "GossipKeyring": gossipKeyringRoute(o), // operator_gossip.go
 		operatorPrefix + "ListMembers": {maxBody: smallBody, handle: func(ctx context.Context, _ []byte) (any, error) {
 			m, err := o.Members(ctx)
 			if err != nil {

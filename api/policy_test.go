@@ -84,13 +84,22 @@ func TestKeyPolicy(t *testing.T) {
 		_, err := c.PutKeyPolicy(ctx(t), in)
 		mustOK(t, "PutKeyPolicy", err)
 		out, err := c.GetKeyPolicy(ctx(t), &awskms.GetKeyPolicyInput{KeyId: &id})
+		if i == 1 {
+			// The second policy denies everything but Describe*, to
+			// everyone, and allows only Encrypt/Decrypt under a
+			// condition: it is enforced at once.
+			wantErr(t, err, "AccessDeniedException")
+			_, err = c.DescribeKey(ctx(t), &awskms.DescribeKeyInput{KeyId: &id})
+			wantErr(t, err, "AccessDeniedException")
+			_, err = c.Encrypt(ctx(t), &awskms.EncryptInput{KeyId: &id, Plaintext: []byte("x")})
+			wantErr(t, err, "AccessDeniedException")
+			continue
+		}
 		mustOK(t, "GetKeyPolicy", err)
 		if aws.ToString(out.Policy) != doc {
 			t.Errorf("GetKeyPolicy returned\n%s\nwant\n%s", aws.ToString(out.Policy), doc)
 		}
 	}
-	// The key still works: policies are not enforced yet.
-	encrypt(t, n, id, []byte("x"), nil)
 }
 
 func TestListGrantsEmpty(t *testing.T) {

@@ -29,6 +29,7 @@ var implemented = []string{
 	"ListAliases", "TagResource", "UntagResource", "ListResourceTags", "EnableKeyRotation",
 	"DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations",
 	"GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "ListGrants",
+	"CreateGrant", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
 }
 
 func TestAuthentication(t *testing.T) {

@@ -14,6 +14,13 @@ type handler func(ctx context.Context, body []byte) (any, error)
 type route struct {
 	handle  handler
 	maxBody int
+	// selfAuthorized: the operation checks the caller's permission itself
+	// (every KMS operation and the identity operations do). Operator
+	// routes without it are authorized by the server as kmsnode:<Name>.
+	selfAuthorized bool
+	// unauthenticated: served without SigV4, also by a sealed node
+	// (Unseal and SealStatus only, operator_seal.go).
+	unauthenticated bool
 }
 
 // Body limits: crypto requests carry at most a 6144-byte blob or 4096-byte
@@ -27,9 +34,9 @@ const (
 // routes is the one table of operations, keyed by the X-Amz-Target suffix.
 // Operations of the AWS model missing here answer UnsupportedOperation.
 func routes(k *kms.Service) map[string]route {
-	small := func(h handler) route { return route{handle: h, maxBody: smallBody} }
+	small := func(h handler) route { return route{handle: h, maxBody: smallBody, selfAuthorized: true} }
 	return map[string]route{
-		"CreateKey":                       {handle: op(k.CreateKey), maxBody: policyBody},
+		"CreateKey":                       {handle: op(k.CreateKey), maxBody: policyBody, selfAuthorized: true},
 		"DescribeKey":                     small(op(k.DescribeKey)),
 		"ListKeys":                        small(op(k.ListKeys)),
 		"UpdateKeyDescription":            small(op(k.UpdateKeyDescription)),
@@ -56,9 +63,13 @@ func routes(k *kms.Service) map[string]route {
 		"RotateKeyOnDemand":               small(op(k.RotateKeyOnDemand)),
 		"ListKeyRotations":                small(op(k.ListKeyRotations)),
 		"GetKeyPolicy":                    small(op(k.GetKeyPolicy)),
-		"PutKeyPolicy":                    {handle: op(k.PutKeyPolicy), maxBody: policyBody},
+		"PutKeyPolicy":                    {handle: op(k.PutKeyPolicy), maxBody: policyBody, selfAuthorized: true},
 		"ListKeyPolicies":                 small(op(k.ListKeyPolicies)),
 		"ListGrants":                      small(op(k.ListGrants)),
+		"CreateGrant":                     small(op(k.CreateGrant)),
+		"ListRetirableGrants":             small(op(k.ListRetirableGrants)),
+		"RetireGrant":                     small(op(k.RetireGrant)),
+		"RevokeGrant":                     small(op(k.RevokeGrant)),
 	}
 }
 
@@ -69,6 +80,8 @@ var writes = map[string]bool{
 	"UpdateAlias": true, "DeleteAlias": true, "TagResource": true, "UntagResource": true,
 	"EnableKeyRotation": true, "DisableKeyRotation": true, "RotateKeyOnDemand": true,
 	"PutKeyPolicy": true,
+	// Grants.
+	"CreateGrant": true, "RetireGrant": true, "RevokeGrant": true,
 }
 
 // validator is implemented by every api/wire request shape.
@@ -89,10 +102,13 @@ func op[Req any, PReq interface {
 			}
 		}
 		defer wipeRequest(req)
+		auditContext(ctx, req) // before Validate: a refused request is logged with what it asked
 		if err := req.Validate(); err != nil {
 			return nil, err
 		}
-		auditContext(ctx, req)
-		return fn(ctx, req)
+		kms.RequestFrom(ctx).GrantTokens = grantTokens(req)
+		resp, err := fn(ctx, req)
+		auditResponse(ctx, resp)
+		return resp, err
 	}
 }

@@ -38,6 +38,8 @@ func encodeSecret(b *bytes.Buffer, resp any) bool {
 		o.open()
 		o.blob("Plaintext", r.Plaintext)
 		o.blob("CiphertextForRecipient", r.CiphertextForRecipient)
+	case *rekeyResponse: // new unseal shares (operator_seal.go)
+		r.encodeSecretTo(&o)
 	default:
 		return false
 	}

@@ -37,6 +37,8 @@ type Config struct {
 	Ready func() error
 	// Operator, when set, serves the KmsNodeOperator.* operations.
 	Operator Operator
+	// RateLimit bounds each caller's request rate (ratelimit.go).
+	RateLimit RateLimit
 }
 
 // Server is the HTTP handler of the AWS KMS API.
@@ -46,6 +48,7 @@ type Server struct {
 	known  map[string]bool // every operation of the AWS model
 	log    *slog.Logger
 	bufs   sync.Pool
+	limit  *limiter // nil: no rate limit
 }
 
 // New returns the API handler.
@@ -58,19 +61,34 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, routes: routes(cfg.KMS), known: map[string]bool{}, log: cfg.Logger}
 	if cfg.Operator != nil {
+		for name, rt := range identityRoutes(cfg.KMS) {
+			s.routes[name] = rt
+		}
 		for name, rt := range operatorRoutes(cfg.Operator) {
 			s.routes[name] = rt
 		}
+	}
+	for name, rt := range sealRoutes(cfg.KMS) { // operator_seal.go
+		s.routes[name] = rt
+	}
+	for name, rt := range auditRoutes(cfg.Audit) { // operator_audit.go
+		s.routes[name] = rt
 	}
 	for _, o := range wire.Operations {
 		s.known[o] = true
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
+	s.limit = newLimiter(cfg.RateLimit)
 	return s
 }
 
-// callAudit collects what one call's audit record needs.
-type callAudit struct{ ec map[string]string }
+// callAudit collects what one call's audit record needs from its handler:
+// the allowlisted request members (audit_params.go) and the response,
+// whose identifiers are logged for calls that create something.
+type callAudit struct {
+	params audit.Object
+	resp   any
+}
 
 type auditKey struct{}
 
@@ -115,8 +133,17 @@ func (s *Server) serve(r *http.Request, info *kms.RequestInfo, rec *callAudit, o
 			resp, err = nil, errors.New("api: panic")
 		}
 	}()
+	if err := s.auditGate(); err != nil { // operator_audit.go: fail closed
+		return nil, err
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return nil, errUnknownOperation
+	}
+	if err := checkHeaders(r); err != nil { // headers.go
+		return nil, err
+	}
+	if err := s.limit.admit(r); err != nil {
+		return nil, err
 	}
 	buf := s.getBuf()
 	defer s.putBuf(buf)
@@ -127,11 +154,24 @@ func (s *Server) serve(r *http.Request, info *kms.RequestInfo, rec *callAudit, o
 	if len(body) > maxBody {
 		return nil, errTooLarge
 	}
+	if rt, ok := s.routes[opName]; ok && rt.unauthenticated {
+		// Unseal and SealStatus: the shares are the authentication
+		// (operator_seal.go).
+		if len(body) > rt.maxBody {
+			return nil, errTooLarge
+		}
+		info.SourceIP, info.Secure = sourceIP(r), r.TLS != nil
+		return rt.handle(kms.WithRequest(r.Context(), info), body)
+	}
+	if err := s.cfg.KMS.CheckUnsealed(); err != nil {
+		return nil, err // a sealed node serves only the unseal operations
+	}
 	id, err := s.cfg.Verifier.Verify(r, body)
-	if err != nil {
+	if err := s.limit.charge(r, id.AccessKeyID, err); err != nil {
 		return nil, err
 	}
 	info.Principal, info.AccessKeyID = id.Principal, id.AccessKeyID
+	info.SourceIP, info.Secure = sourceIP(r), r.TLS != nil
 	rt, ok := s.routes[opName]
 	if !ok {
 		if s.known[opName] {
@@ -147,6 +187,12 @@ func (s *Server) serve(r *http.Request, info *kms.RequestInfo, rec *callAudit, o
 	}
 	ctx := kms.WithRequest(r.Context(), info)
 	ctx = context.WithValue(ctx, auditKey{}, rec)
+	if !rt.selfAuthorized {
+		// An operator operation: kmsnode:<Name> by the identity policies.
+		if err := s.cfg.KMS.AuthorizeAction(ctx, "kmsnode:"+strings.TrimPrefix(opName, operatorPrefix)); err != nil {
+			return nil, err
+		}
+	}
 	return rt.handle(ctx, body)
 }
 
@@ -185,16 +231,33 @@ func (s *Server) writeError(w http.ResponseWriter, err error, opName, reqID stri
 	_, _ = w.Write(b)
 }
 
+// audit records one call, whatever its outcome: unsigned, forged and
+// unknown-operation requests too. Nothing of the request is logged but the
+// allowlisted members (audit_params.go), the caller and the outcome.
 func (s *Server) audit(r *http.Request, info *kms.RequestInfo, rec *callAudit, opName string, err error, d time.Duration) {
+	var account string
+	if s.cfg.KMS != nil {
+		account = s.cfg.KMS.AccountID()
+	}
 	ar := audit.Record{
-		Time: time.Now(), RequestID: info.ID, Region: s.cfg.Region, Node: s.cfg.NodeID,
-		Principal: info.Principal, AccessKeyID: info.AccessKeyID, SourceIP: sourceIP(r),
-		UserAgent: r.UserAgent(), Operation: opName, KeyID: info.KeyARN,
-		Resources: info.Resources, EncryptionContext: rec.ec, Duration: d,
+		Time: time.Now().Add(-d), RequestID: info.ID, Region: s.cfg.Region, Node: s.cfg.NodeID,
+		AccountID: account, Principal: info.Principal, AccessKeyID: info.AccessKeyID, SourceIP: sourceIP(r),
+		UserAgent: cut(r.UserAgent(), auditUserAgentMax), Operation: opName, ReadOnly: readOnly(opName),
+		KeyARN: info.KeyARN, Resources: info.Resources, RequestParameters: rec.params, Duration: d,
+	}
+	if opName == "" {
+		// Not one of our targets: log what was asked for, bounded.
+		ar.Operation = cut(r.Header.Get("X-Amz-Target"), auditTargetMax)
+	}
+	if ar.Principal == "" && ar.AccessKeyID == "" {
+		// Unauthenticated: the access key ID the request claimed, if any.
+		ar.AccessKeyID = cut(claimedAccessKeyID(r), auditTargetMax)
 	}
 	if err != nil {
 		a, _ := toAWS(err)
 		ar.ErrorCode, ar.ErrorMessage = a.Type, a.Msg
+	} else if rec.resp != nil && createsResource(opName) {
+		ar.ResponseElements = auditObject(rec.resp, auditResponseMembers)
 	}
 	if aerr := s.cfg.Audit.Handle(r.Context(), ar); aerr != nil {
 		s.log.Error("audit record not written", "request_id", info.ID, "err", aerr)

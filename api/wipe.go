@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-
 	"github.com/kmsnode/kmsnode/api/wire"
 )
 
@@ -22,26 +20,5 @@ func wipeResponse(resp any) {
 		clear(r.Plaintext)
 	case *wire.GenerateRandomResponse:
 		clear(r.Plaintext)
-	}
-}
-
-// auditContext records the encryption context of a request for the audit
-// record (contexts are not secret; AWS logs them in CloudTrail).
-func auditContext(ctx context.Context, req any) {
-	rec, ok := ctx.Value(auditKey{}).(*callAudit)
-	if !ok {
-		return
-	}
-	switch r := req.(type) {
-	case *wire.EncryptRequest:
-		rec.ec = r.EncryptionContext
-	case *wire.DecryptRequest:
-		rec.ec = r.EncryptionContext
-	case *wire.GenerateDataKeyRequest:
-		rec.ec = r.EncryptionContext
-	case *wire.GenerateDataKeyWithoutPlaintextRequest:
-		rec.ec = r.EncryptionContext
-	case *wire.ReEncryptRequest:
-		rec.ec = r.DestinationEncryptionContext
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,21 +54,37 @@ func TestDiscard(t *testing.T) {
 	}
 }
 
+func params(t testing.TB, build func(b *ObjectBuilder)) Object {
+	t.Helper()
+	var b ObjectBuilder
+	b.Reset()
+	build(&b)
+	return b.Object()
+}
+
 func TestRecordJSONShape(t *testing.T) {
 	for i, tc := range []struct {
 		r    Record
 		want string
 	}{
 		{Record{Time: time.Unix(0, 0), Operation: "ListKeys"},
-			`{"eventVersion":"1.08","eventTime":"1970-01-01T00:00:00Z","eventSource":"kms.amazonaws.com","eventName":"ListKeys",` +
-				`"awsRegion":"","requestID":"","eventType":"AwsApiCall","userIdentity":{},"sourceIPAddress":"","userAgent":"",` +
-				`"requestParameters":null,"durationMs":0}`},
-		{Record{Time: time.Unix(0, 0), Operation: "GenerateRandom", Principal: "arn:aws:iam::111122223333:root",
-			KeyID: "1234abcd-12ab-34cd-56ef-1234567890ab", Resources: []string{"alias/x", "alias/x"}, Duration: 1500 * time.Millisecond},
-			`{"eventVersion":"1.08","eventTime":"1970-01-01T00:00:00Z","eventSource":"kms.amazonaws.com","eventName":"GenerateRandom",` +
-				`"awsRegion":"","requestID":"","eventType":"AwsApiCall","userIdentity":{"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"},` +
-				`"sourceIPAddress":"","userAgent":"","requestParameters":{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab"},` +
-				`"resources":[{"ARN":"alias/x"}],"durationMs":1500}`},
+			`{"eventVersion":"1.08","userIdentity":{"type":"Unknown"},"eventTime":"1970-01-01T00:00:00Z",` +
+				`"eventSource":"kms.amazonaws.com","eventName":"ListKeys","awsRegion":"","sourceIPAddress":"","userAgent":"",` +
+				`"requestParameters":null,"responseElements":null,"additionalEventData":{"node":"","region":"","durationMs":0},` +
+				`"requestID":"","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"eventCategory":"Management"}`},
+		{Record{Time: time.Unix(0, 999e6), EventID: "e-1", RequestID: "r-1", Region: "eu-west-1", Node: "n1", AccountID: "111122223333",
+			Operation: "GenerateRandom", ReadOnly: true, Principal: "arn:aws:iam::111122223333:root", AccessKeyID: "AKIA1",
+			KeyARN: "arn:aws:kms:eu-west-1:111122223333:key/k", Resources: []string{"arn:aws:kms:eu-west-1:111122223333:alias/x", "arn:aws:kms:eu-west-1:111122223333:alias/x"},
+			RequestParameters: params(t, func(b *ObjectBuilder) { b.Name("numberOfBytes"); b.Int(32) }),
+			ErrorCode:         "AccessDeniedException", ErrorMessage: "no", Duration: 1500 * time.Microsecond},
+			`{"eventVersion":"1.08","userIdentity":{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root",` +
+				`"accountId":"111122223333","accessKeyId":"AKIA1"},"eventTime":"1970-01-01T00:00:00Z","eventSource":"kms.amazonaws.com",` +
+				`"eventName":"GenerateRandom","awsRegion":"eu-west-1","sourceIPAddress":"","userAgent":"","errorCode":"AccessDeniedException",` +
+				`"errorMessage":"no","requestParameters":{"numberOfBytes":32},"responseElements":null,` +
+				`"additionalEventData":{"node":"n1","region":"eu-west-1","durationMs":1.5},"requestID":"r-1","eventID":"e-1","readOnly":true,` +
+				`"resources":[{"accountId":"111122223333","type":"AWS::KMS::Key","ARN":"arn:aws:kms:eu-west-1:111122223333:key/k"},` +
+				`{"accountId":"111122223333","type":"AWS::KMS::Alias","ARN":"arn:aws:kms:eu-west-1:111122223333:alias/x"}],` +
+				`"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}`},
 	} {
 		if got := string(tc.r.AppendJSON(nil)); got != tc.want {
 			t.Errorf("%d: got\n%s\nwant\n%s", i, got, tc.want)
@@ -75,6 +92,29 @@ func TestRecordJSONShape(t *testing.T) {
 	}
 	if got, err := json.Marshal(sampleRecord(1)); err != nil || string(got) != string(sampleRecord(1).AppendJSON(nil)) {
 		t.Errorf("MarshalJSON = %s, %v", got, err)
+	}
+}
+
+func TestUserIdentity(t *testing.T) {
+	for _, tc := range []struct{ arn, typ, principalID string }{
+		{"", "Unknown", ""},
+		{"arn:aws:iam::111122223333:root", "Root", "111122223333"},
+		{"arn:aws:iam::111122223333:user/alice", "IAMUser", "alice"},
+		{"arn:aws:iam::111122223333:user/ops/team/bob", "IAMUser", "bob"},
+		{"arn:aws:sts::111122223333:assumed-role/Admin/session-1", "AssumedRole", "Admin:session-1"},
+		{"arn:aws:iam::111122223333:role/Deployer", "AssumedRole", "Deployer"},
+		{"arn:aws:sts::111122223333:federated-user/carol", "FederatedUser", "carol"},
+		{"arn:aws:iam::111122223333:group/g", "Unknown", "g"},
+	} {
+		var got struct {
+			UserIdentity struct{ Type, PrincipalID, Arn, AccountID string }
+		}
+		if err := json.Unmarshal(Record{Principal: tc.arn}.AppendJSON(nil), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.UserIdentity.Type != tc.typ || got.UserIdentity.PrincipalID != tc.principalID || got.UserIdentity.Arn != tc.arn {
+			t.Errorf("%q: got %+v, want type %s principalId %s", tc.arn, got.UserIdentity, tc.typ, tc.principalID)
+		}
 	}
 }
 
@@ -90,13 +130,7 @@ func TestRecordJSONEscapes(t *testing.T) {
 }
 
 // validUTF8 replaces each invalid byte of s with U+FFFD, as the encoder does.
-func validUTF8(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func validUTF8(s string) string { return sanitize(s) }
 
 func FuzzRecordJSON(f *testing.F) {
 	for _, s := range awkwardStrings {
@@ -105,11 +139,23 @@ func FuzzRecordJSON(f *testing.F) {
 	f.Fuzz(checkRoundTrip)
 }
 
-// checkRoundTrip puts s in every string field of a Record and checks that the
-// JSON is valid UTF-8 and decodes back to s (with invalid UTF-8 replaced).
+// checkRoundTrip puts s in every string field of a Record and in its
+// request parameters, and checks that the JSON is valid UTF-8 and decodes
+// back to s (with invalid UTF-8 replaced).
 func checkRoundTrip(t *testing.T, s string) {
-	r := Record{Operation: s, Region: s, RequestID: s, Principal: s, AccessKeyID: s, SourceIP: s, UserAgent: s,
-		KeyID: s, Resources: []string{s}, EncryptionContext: map[string]string{s: s}, ErrorCode: s, ErrorMessage: s, Node: s}
+	p := params(t, func(b *ObjectBuilder) {
+		b.Name(s + "!")
+		b.String(s)
+		b.Name("encryptionContext")
+		b.StringMap(map[string]string{s: s}, 0, func(v string) string { return v })
+		b.Name("list")
+		b.BeginArray()
+		b.String(s)
+		b.Float(1.5)
+		b.End()
+	})
+	r := Record{Operation: s, Region: s, RequestID: s, EventID: s, Principal: s, AccessKeyID: s, SourceIP: s, UserAgent: s,
+		KeyARN: s, Resources: []string{s}, RequestParameters: p, ErrorCode: s, ErrorMessage: s, Node: s, AccountID: s}
 	line := r.AppendJSON(nil)
 	if !utf8.Valid(line) || !json.Valid(line) {
 		t.Fatalf("invalid JSON for %q: %s", s, line)
@@ -118,7 +164,7 @@ func checkRoundTrip(t *testing.T, s string) {
 		EventName         string
 		UserAgent         string
 		ErrorMessage      string
-		RequestParameters struct{ EncryptionContext map[string]string }
+		RequestParameters map[string]any
 	}
 	if err := json.Unmarshal(line, &got); err != nil {
 		t.Fatal(err)
@@ -127,8 +173,72 @@ func checkRoundTrip(t *testing.T, s string) {
 	if got.EventName != want || got.UserAgent != want || got.ErrorMessage != want {
 		t.Errorf("round trip of %q: got %q", s, got.EventName)
 	}
-	if s != "" && got.RequestParameters.EncryptionContext[want] != want {
-		t.Errorf("encryption context round trip of %q: %v", s, got.RequestParameters.EncryptionContext)
+	if got.RequestParameters[want+"!"] != want {
+		t.Errorf("parameter round trip of %q: %v", s, got.RequestParameters)
+	}
+	if ec, _ := got.RequestParameters["encryptionContext"].(map[string]any); ec[want] != want {
+		t.Errorf("encryption context round trip of %q: %v", s, got.RequestParameters)
+	}
+}
+
+func TestObjectBuilder(t *testing.T) {
+	for i, tc := range []struct {
+		build func(b *ObjectBuilder)
+		want  string
+	}{
+		{func(b *ObjectBuilder) {}, "null"},
+		{func(b *ObjectBuilder) {
+			b.Name("a")
+			b.String("x")
+			b.Name("b")
+			b.Bool(true)
+			b.Name("c")
+			b.Int(-3)
+		}, `{"a":"x","b":true,"c":-3}`},
+		{func(b *ObjectBuilder) {
+			b.Name("o")
+			b.BeginObject()
+			b.Name("l")
+			b.BeginArray()
+			b.BeginObject()
+			b.Name("k")
+			b.String("v")
+			b.End()
+			b.Int(1)
+			b.End()
+			b.End()
+			b.Name("m")
+			b.StringMap(map[string]string{"z": "1", "a": "2", "m": "3"}, 2, strings.ToUpper)
+		}, `{"o":{"l":[{"k":"v"},1]},"m":{"A":"2","M":"3"}}`},
+		{func(b *ObjectBuilder) { b.Name("f"); b.Float(0.25); b.Name("nan"); b.Float(nan()) }, `{"f":0.25,"nan":null}`},
+		// Misuse gives null, never invalid JSON.
+		{func(b *ObjectBuilder) { b.String("no name") }, "null"},
+		{func(b *ObjectBuilder) { b.Name("a"); b.Name("b") }, "null"},
+		{func(b *ObjectBuilder) { b.Name("a") }, "null"},
+		{func(b *ObjectBuilder) { b.Name("a"); b.BeginObject() }, "null"},
+		{func(b *ObjectBuilder) { b.Name("a"); b.Int(1); b.End() }, "null"},
+		{func(b *ObjectBuilder) { b.Name("l"); b.BeginArray(); b.Name("x"); b.End() }, "null"},
+	} {
+		var b ObjectBuilder
+		b.Reset()
+		tc.build(&b)
+		if got := b.Object().String(); got != tc.want {
+			t.Errorf("%d: got %s, want %s", i, got, tc.want)
+		}
+	}
+}
+
+func nan() float64 { var z float64; return z / z }
+
+func TestNewEventID(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		id := NewEventID()
+		if !re.MatchString(id) || seen[id] {
+			t.Fatalf("NewEventID = %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
 	}
 }
 
@@ -150,9 +260,23 @@ func TestARNField(t *testing.T) {
 
 func BenchmarkRecordAppendJSON(b *testing.B) {
 	r := sampleRecord(1)
-	buf := make([]byte, 0, 1024)
+	buf := make([]byte, 0, 2048)
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = r.AppendJSON(buf[:0])
+	}
+}
+
+// BenchmarkChainSeal is the writer's cost per record: splice seq and prev
+// into the encoded line and hash it.
+func BenchmarkChainSeal(b *testing.B) {
+	body := sampleRecord(1).appendBody(nil)
+	out := make([]byte, 0, 4096)
+	var c chain
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		out = append(out[:0], body...)
+		out = c.seal(out, 0)
 	}
 }

@@ -10,48 +10,57 @@ import (
 
 // Fixed CloudTrail values for every record.
 const (
-	eventVersion = "1.08"
-	eventSource  = "kms.amazonaws.com"
-	eventType    = "AwsApiCall"
+	eventVersion  = "1.08"
+	eventSource   = "kms.amazonaws.com"
+	eventType     = "AwsApiCall"
+	eventCategory = "Management"
 )
 
 // AppendJSON appends r as one CloudTrail-shaped JSON object (no trailing
 // newline) to dst and returns the extended slice. Field order is fixed and
-// encryption-context keys are sorted, so equal records give equal bytes.
-// Invalid UTF-8 in any string is replaced by U+FFFD.
+// map keys are sorted, so equal records give equal bytes. Invalid UTF-8 in
+// any string is replaced by U+FFFD.
 //
-// Shape (optional parts omitted when empty):
+// Shape, in CloudTrail's order (optional parts omitted when empty):
 //
-//	{"eventVersion":"1.08","eventTime":RFC3339Nano UTC,"eventSource":"kms.amazonaws.com",
-//	 "eventName":Operation,"awsRegion":Region,"requestID":RequestID,"eventType":"AwsApiCall",
-//	 "userIdentity":{"type","arn","accountId","accessKeyId"},"sourceIPAddress":SourceIP,
-//	 "userAgent":UserAgent,"requestParameters":{"keyId","encryptionContext"}|null,
-//	 "resources":[{"accountId","type","ARN"}],"errorCode","errorMessage",
-//	 "durationMs":Duration in ms (µs precision),"kmsnodeNode":Node}
+//	{"eventVersion":"1.08",
+//	 "userIdentity":{"type","principalId","arn","accountId","accessKeyId"},
+//	 "eventTime":RFC3339 UTC (seconds, as CloudTrail),"eventSource":"kms.amazonaws.com","eventName":Operation,
+//	 "awsRegion":Region,"sourceIPAddress":SourceIP,"userAgent":UserAgent,
+//	 "errorCode","errorMessage",
+//	 "requestParameters":{…}|null,"responseElements":{…}|null,
+//	 "additionalEventData":{"node":Node,"region":Region,"durationMs":ms (µs precision)},
+//	 "requestID":RequestID,"eventID":EventID,"readOnly":bool,
+//	 "resources":[{"accountId","type","ARN"}],"eventType":"AwsApiCall",
+//	 "managementEvent":true,"recipientAccountId":AccountID,"eventCategory":"Management"}
 //
-// userIdentity.type ("IAMUser", "AssumedRole", "Root", …) and the account
-// IDs are derived from the ARNs. resources lists KeyID first when it is an
-// ARN (CloudTrail names the key there), then Resources, without duplicates;
-// type is "AWS::KMS::Key" or "AWS::KMS::Alias" for KMS ARNs. Hash chaining
-// (issue 4) will add its fields after kmsnodeNode, in the sink's writer.
+// userIdentity.type is "Root", "IAMUser", "AssumedRole" (kmsnode role
+// identities too), "FederatedUser", or "Unknown" when the call was not
+// authenticated (then only accessKeyId, the one the request named, may
+// follow). kmsnode has no IAM unique IDs, so principalId is the account ID
+// for the root user, the user name for a user and "role:session" for an
+// assumed role. resources lists KeyARN first, then Resources, without
+// duplicates; type is "AWS::KMS::Key" or "AWS::KMS::Alias" for KMS ARNs.
+// A [FileSink] adds "seq" and "prev" at the end (see chain.go).
 func (r Record) AppendJSON(dst []byte) []byte {
-	b := append(dst, `{"eventVersion":"`+eventVersion+`","eventTime":"`...)
-	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(r.appendBody(dst), '}')
+}
+
+// appendBody is AppendJSON without the closing brace, so that the sink's
+// writer can append the chain members to the same buffer.
+func (r Record) appendBody(dst []byte) []byte {
+	b := append(dst, `{"eventVersion":"`+eventVersion+`","userIdentity":{`...)
+	b = r.appendIdentity(b)
+	b = append(b, `},"eventTime":"`...)
+	b = r.Time.UTC().AppendFormat(b, time.RFC3339) // CloudTrail's precision: whole seconds
 	b = append(b, `","eventSource":"`+eventSource+`","eventName":`...)
 	b = appendString(b, r.Operation)
 	b = append(b, `,"awsRegion":`...)
 	b = appendString(b, r.Region)
-	b = append(b, `,"requestID":`...)
-	b = appendString(b, r.RequestID)
-	b = append(b, `,"eventType":"`+eventType+`","userIdentity":{`...)
-	b = r.appendIdentity(b)
-	b = append(b, `},"sourceIPAddress":`...)
+	b = append(b, `,"sourceIPAddress":`...)
 	b = appendString(b, r.SourceIP)
 	b = append(b, `,"userAgent":`...)
 	b = appendString(b, r.UserAgent)
-	b = append(b, `,"requestParameters":`...)
-	b = r.appendParameters(b)
-	b = r.appendResources(b)
 	if r.ErrorCode != "" {
 		b = append(b, `,"errorCode":`...)
 		b = appendString(b, r.ErrorCode)
@@ -60,69 +69,55 @@ func (r Record) AppendJSON(dst []byte) []byte {
 		b = append(b, `,"errorMessage":`...)
 		b = appendString(b, r.ErrorMessage)
 	}
+	b = append(b, `,"requestParameters":`...)
+	b = append(b, r.RequestParameters.String()...)
+	b = append(b, `,"responseElements":`...)
+	b = append(b, r.ResponseElements.String()...)
+	b = append(b, `,"additionalEventData":{"node":`...)
+	b = appendString(b, r.Node)
+	b = append(b, `,"region":`...)
+	b = appendString(b, r.Region)
 	b = append(b, `,"durationMs":`...)
 	b = strconv.AppendFloat(b, float64(r.Duration.Microseconds())/1000, 'f', -1, 64)
-	if r.Node != "" {
-		b = append(b, `,"kmsnodeNode":`...)
-		b = appendString(b, r.Node)
+	b = append(b, `},"requestID":`...)
+	b = appendString(b, r.RequestID)
+	if r.EventID != "" {
+		b = append(b, `,"eventID":`...)
+		b = appendString(b, r.EventID)
 	}
-	return append(b, '}')
+	b = append(b, `,"readOnly":`...)
+	b = strconv.AppendBool(b, r.ReadOnly)
+	b = r.appendResources(b)
+	b = append(b, `,"eventType":"`+eventType+`","managementEvent":true`...)
+	if r.AccountID != "" {
+		b = append(b, `,"recipientAccountId":`...)
+		b = appendString(b, r.AccountID)
+	}
+	return append(b, `,"eventCategory":"`+eventCategory+`"`...)
 }
 
 // MarshalJSON implements json.Marshaler with the shape of [Record.AppendJSON].
 func (r Record) MarshalJSON() ([]byte, error) {
-	return r.AppendJSON(make([]byte, 0, 512)), nil
+	return r.AppendJSON(make([]byte, 0, 1024)), nil
 }
 
 func (r Record) appendIdentity(b []byte) []byte {
-	sep := ""
+	b = append(b, `"type":"`...)
+	b = append(b, identityType(r.Principal)...)
+	b = append(b, '"')
 	field := func(name, v string) {
 		if v != "" {
-			b = append(b, sep...)
-			b = append(b, '"')
+			b = append(b, ',', '"')
 			b = append(b, name...)
 			b = append(b, `":`...)
 			b = appendString(b, v)
-			sep = ","
 		}
 	}
-	field("type", identityType(r.Principal))
+	field("principalId", principalID(r.Principal))
 	field("arn", r.Principal)
 	field("accountId", arnAccount(r.Principal))
 	field("accessKeyId", r.AccessKeyID)
 	return b
-}
-
-func (r Record) appendParameters(b []byte) []byte {
-	if r.KeyID == "" && len(r.EncryptionContext) == 0 {
-		return append(b, "null"...)
-	}
-	b = append(b, '{')
-	if r.KeyID != "" {
-		b = append(b, `"keyId":`...)
-		b = appendString(b, r.KeyID)
-	}
-	if len(r.EncryptionContext) > 0 {
-		if r.KeyID != "" {
-			b = append(b, ',')
-		}
-		b = append(b, `"encryptionContext":{`...)
-		keys := make([]string, 0, len(r.EncryptionContext))
-		for k := range r.EncryptionContext {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			b = appendString(b, r.EncryptionContext[k])
-		}
-		b = append(b, '}')
-	}
-	return append(b, '}')
 }
 
 func (r Record) appendResources(b []byte) []byte {
@@ -149,12 +144,12 @@ func (r Record) appendResources(b []byte) []byte {
 		b = appendString(b, arn)
 		b = append(b, '}')
 	}
-	keyIsARN := strings.HasPrefix(r.KeyID, "arn:")
+	keyIsARN := strings.HasPrefix(r.KeyARN, "arn:")
 	if keyIsARN {
-		add(r.KeyID)
+		add(r.KeyARN)
 	}
 	for i, arn := range r.Resources {
-		if arn == "" || (keyIsARN && arn == r.KeyID) || slices.Contains(r.Resources[:i], arn) {
+		if arn == "" || (keyIsARN && arn == r.KeyARN) || slices.Contains(r.Resources[:i], arn) {
 			continue
 		}
 		add(arn)
@@ -168,7 +163,7 @@ func (r Record) appendResources(b []byte) []byte {
 // identityType maps a caller ARN to CloudTrail's userIdentity.type.
 func identityType(arn string) string {
 	if arn == "" {
-		return ""
+		return "Unknown"
 	}
 	res := arnField(arn, 5)
 	switch {
@@ -176,14 +171,30 @@ func identityType(arn string) string {
 		return "Root"
 	case strings.HasPrefix(res, "user/"):
 		return "IAMUser"
-	case strings.HasPrefix(res, "assumed-role/"):
+	case strings.HasPrefix(res, "assumed-role/"), strings.HasPrefix(res, "role/"):
 		return "AssumedRole"
-	case strings.HasPrefix(res, "role/"):
-		return "Role"
 	case strings.HasPrefix(res, "federated-user/"):
 		return "FederatedUser"
 	}
 	return "Unknown"
+}
+
+// principalID is kmsnode's userIdentity.principalId (see AppendJSON).
+func principalID(arn string) string {
+	res := arnField(arn, 5)
+	switch {
+	case res == "":
+		return ""
+	case res == "root":
+		return arnAccount(arn)
+	case strings.HasPrefix(res, "assumed-role/"):
+		return strings.Replace(strings.TrimPrefix(res, "assumed-role/"), "/", ":", 1)
+	}
+	_, name, _ := strings.Cut(res, "/")
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:] // a user path: the name is the last element
+	}
+	return name
 }
 
 // resourceType maps a KMS ARN to CloudTrail's resources[].type.
@@ -277,4 +288,17 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// sanitize replaces each invalid byte of s with U+FFFD, as appendString
+// does, so that s reads back from the JSON exactly.
+func sanitize(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -23,6 +23,7 @@ import (
 type gossip struct {
 	c    *Cluster
 	ml   *memberlist.Memberlist
+	keys *memberlist.Keyring // the pool's keys (keyring.go)
 	meta []byte
 	wake chan struct{} // a member joined, left or changed
 	once sync.Once
@@ -72,7 +73,10 @@ func startGossip(c *Cluster) (*gossip, error) {
 			return nil, fmt.Errorf("cluster: gossip advertise address: %w", err)
 		}
 	}
-	mc.SecretKey = append([]byte(nil), c.cfg.Gossip.Key...)
+	if g.keys, err = memberlist.NewKeyring(nil, append([]byte(nil), c.cfg.Gossip.Key...)); err != nil {
+		return nil, fmt.Errorf("cluster: gossip key: %w", err)
+	}
+	mc.Keyring = g.keys
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.Label = gossipLabel(c.cfg.Region)
 	mc.Delegate = g

@@ -20,7 +20,9 @@
 // Files: blob.go (ciphertext blob v1), keyid.go (key IDs and [KeyRef]),
 // context.go (canonical encryption context), seal.go ([Wrap], root check,
 // [SealAAD]), hierarchy.go (AAD of the wrapped root key and terms),
-// keyring.go (keyring terms, sealed material), random.go, errors.go.
+// keyring.go (keyring terms, sealed material), shamir.go (Shamir secret
+// sharing of the unseal key over GF(2^8), constant time), random.go,
+// errors.go.
 //
 // See the design notes (shared/design/design-notes.md) §5.2 (sealing) and
 // §6.2 (blob format).

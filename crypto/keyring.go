@@ -34,6 +34,21 @@ var errNoActiveTerm = errors.New("crypto: keyring has no active term")
 type Keyring struct {
 	mu    sync.Mutex                   // serialises writers
 	state atomic.Pointer[keyringState] // never mutated once published
+	// loader, when set, is asked for a term a blob names but the keyring
+	// lacks (SetTermLoader).
+	loader atomic.Pointer[func(term uint32) bool]
+}
+
+// SetTermLoader installs fn, which [Keyring.OpenMaterial] calls when a blob
+// names a term the keyring does not hold: fn may [Keyring.Add] it (a term
+// added on another node of the region since this one unsealed) and reports
+// whether it did. Nil removes the loader.
+func (k *Keyring) SetTermLoader(fn func(term uint32) bool) {
+	if fn == nil {
+		k.loader.Store(nil)
+		return
+	}
+	k.loader.Store(&fn)
 }
 
 type keyringState struct {
@@ -181,9 +196,15 @@ func (k *Keyring) OpenMaterial(sealed []byte, aad SealAAD) ([]byte, error) {
 	if len(sealed) < sealedOverhead {
 		return nil, ErrUnseal
 	}
-	t := k.load().terms[binary.BigEndian.Uint32(sealed)]
+	term := binary.BigEndian.Uint32(sealed)
+	t := k.load().terms[term]
 	if t == nil {
-		return nil, ErrUnseal
+		if l := k.loader.Load(); l != nil && (*l)(term) {
+			t = k.load().terms[term]
+		}
+		if t == nil {
+			return nil, ErrUnseal
+		}
 	}
 	aadLen, err := sealAADLen(aad)
 	if err != nil {

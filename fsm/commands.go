@@ -39,6 +39,12 @@ const (
 	CmdDeleteAccessKey      CommandType = 20 // v0.2
 	CmdPutIdentityPolicy    CommandType = 21 // v0.2
 	CmdDeleteIdentityPolicy CommandType = 22 // v0.2
+	// Grants (grant.go).
+	CmdCreateGrant CommandType = 23 // v0.2
+	CmdRemoveGrant CommandType = 24 // v0.2
+	// Seal changes (seal_cmds.go).
+	CmdAddTerm CommandType = 25 // v0.2
+	CmdRekey   CommandType = 26 // v0.2
 )
 
 // Req is carried by every command: the request ID that makes it idempotent

@@ -1,5 +1,5 @@
 // Package fsm is kmsnode's deterministic Raft state machine: key metadata,
-// sealed key material, aliases, tags, policies, rotation settings and the
+// sealed key material, aliases, tags, policies, grants, rotation settings and the
 // region's sealed keyring, plus the request-ID table that makes every write
 // idempotent.
 //

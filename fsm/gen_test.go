@@ -104,6 +104,12 @@ func (g *gen) next() Command {
 	if g.c.pick(8) == 0 {
 		return g.identityCommand(r)
 	}
+	if g.c.pick(8) == 0 {
+		return g.grantCommand(r, key)
+	}
+	if g.c.pick(12) == 0 {
+		return g.sealCommand(r)
+	}
 	switch g.c.pick(22) {
 	case 0:
 		s := testSeal()

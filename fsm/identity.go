@@ -30,9 +30,9 @@ type Identity struct {
 	Type       string        `json:"type"`
 	Name       string        `json:"name"`
 	CreatedAt  int64         `json:"created_at"`
-	Tags       []Tag         `json:"tags,omitempty"`     // sorted by Key; aws:PrincipalTag/<k>
-	Policies   []NamedPolicy `json:"policies,omitempty"` // sorted by Name
-	AccessKeys []AccessKey   `json:"access_keys,omitempty"`
+	Tags       []Tag         `json:"tags,omitzero"`     // sorted by Key; aws:PrincipalTag/<k>
+	Policies   []NamedPolicy `json:"policies,omitzero"` // sorted by Name
+	AccessKeys []AccessKey   `json:"access_keys,omitzero"`
 }
 
 // NamedPolicy is one inline identity policy (validated by the proposer).

@@ -38,6 +38,8 @@ type Key struct {
 	Tags              []Tag      `json:"tags,omitempty"` // sorted by Key
 	Rotation          Rotation   `json:"rotation"`
 	Materials         []Material `json:"materials"` // ascending Version; the last is current
+	// Grants are sorted by ID (grant.go).
+	Grants []Grant `json:"grants,omitzero"`
 }
 
 // Tag is a key tag.
@@ -95,6 +97,8 @@ type Seal struct {
 	WrappedRoot map[string][]byte `json:"wrapped_root"` // provider name → wrapped root key
 	RootCheck   []byte            `json:"root_check"`
 	Terms       []Term            `json:"terms"` // ascending; the last is active
+	// Shamir is the share set of the "shamir" provider (seal_cmds.go).
+	Shamir *ShamirParams `json:"shamir,omitempty"`
 }
 
 // Term is one region keyring term, sealed under the root key.

@@ -10,7 +10,7 @@ import (
 // CancelKeyDeletion takes a key out of PendingDeletion; as in AWS, the key
 // is then Disabled.
 func (s *Service) CancelKeyDeletion(ctx context.Context, req *wire.CancelKeyDeletionRequest) (*wire.CancelKeyDeletionResponse, error) {
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "CancelKeyDeletion", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

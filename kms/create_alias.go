@@ -9,7 +9,7 @@ import (
 
 // CreateAlias gives a key a friendly name.
 func (s *Service) CreateAlias(ctx context.Context, req *wire.CreateAliasRequest) (*wire.CreateAliasResponse, error) {
-	k, err := s.aliasTarget(ctx, req.AliasName, req.TargetKeyId)
+	k, err := s.aliasTarget(ctx, "CreateAlias", req.AliasName, req.TargetKeyId)
 	if err != nil {
 		return nil, err
 	}
@@ -24,11 +24,15 @@ func (s *Service) CreateAlias(ctx context.Context, req *wire.CreateAliasRequest)
 
 // aliasTarget runs the checks CreateAlias and UpdateAlias share: the alias
 // name, and a target that is a key ID or ARN of a key not pending deletion.
-func (s *Service) aliasTarget(ctx context.Context, name, target string) (*fsm.Key, error) {
+// The caller needs op on the alias (identity policies) and on the key.
+func (s *Service) aliasTarget(ctx context.Context, op, name, target string) (*fsm.Key, error) {
 	if err := checkAliasName(name); err != nil {
 		return nil, err
 	}
-	k, err := s.resolveKey(ctx, target, keyOnly)
+	if err := s.authorizeAlias(ctx, op, name); err != nil {
+		return nil, err
+	}
+	k, err := s.resolveKey(ctx, op, target, keyOnly)
 	if err != nil {
 		return nil, err
 	}

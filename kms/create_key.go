@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"crypto/sha256"
+	"strconv"
 
 	"github.com/kmsnode/kmsnode/api/wire"
 	"github.com/kmsnode/kmsnode/crypto"
@@ -41,6 +42,17 @@ func (s *Service) CreateKey(ctx context.Context, req *wire.CreateKeyRequest) (*w
 	if req.CustomKeyStoreId != "" || req.XksKeyId != "" {
 		return nil, errorf(ErrCustomKeyStoreNotFound, "Custom key store %s does not exist: kmsnode has no custom key stores.", req.CustomKeyStoreId)
 	}
+	multi := req.MultiRegion != nil && *req.MultiRegion
+	ri := RequestFrom(ctx)
+	ri.PolicyContext = append(ri.PolicyContext,
+		policy.ContextEntry{Key: "kms:KeySpec", Values: []string{spec}},
+		policy.ContextEntry{Key: "kms:KeyUsage", Values: []string{usage}},
+		policy.ContextEntry{Key: "kms:KeyOrigin", Values: []string{originAWSKMS}},
+		policy.ContextEntry{Key: "kms:MultiRegion", Values: []string{strconv.FormatBool(multi)}},
+	)
+	if err := s.authorizeAccount(ctx, "kms:CreateKey"); err != nil {
+		return nil, err
+	}
 	doc := req.Policy
 	if doc == "" {
 		doc = policy.DefaultKeyPolicy(s.cfg.Partition, s.cfg.AccountID)
@@ -51,10 +63,14 @@ func (s *Service) CreateKey(ctx context.Context, req *wire.CreateKeyRequest) (*w
 	if err != nil {
 		return nil, err
 	}
-	multi := req.MultiRegion != nil && *req.MultiRegion
 	id, err := s.newKeyID(ctx, multi)
 	if err != nil {
 		return nil, err
+	}
+	if req.Policy != "" && !(req.BypassPolicyLockoutSafetyCheck != nil && *req.BypassPolicyLockoutSafetyCheck) {
+		if err := s.lockoutCheck(ctx, doc, id); err != nil {
+			return nil, err
+		}
 	}
 	r := s.req(ctx)
 	mat, err := s.newMaterial(id, 1, r.At, "")

@@ -11,13 +11,17 @@ import (
 // The shared steps of the cryptographic operations. All of them run on the
 // node that received the request, from its FSM, under its read lease.
 
-// cryptoKey admits a crypto operation and resolves its key.
-func (s *Service) cryptoKey(ctx context.Context, ref string) (*fsm.Key, error) {
+// cryptoKey admits a crypto operation, resolves its key and checks that the
+// caller may perform op on it with encryption context ec.
+func (s *Service) cryptoKey(ctx context.Context, op, ref string, ec map[string]string) (*fsm.Key, error) {
 	if err := s.admit(ctx); err != nil {
 		return nil, err
 	}
-	k, err := s.resolveKey(ctx, ref, keyOrAlias)
+	k, err := s.findKey(ctx, ref, keyOrAlias)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, op, k, ec); err != nil {
 		return nil, err
 	}
 	return k, s.usableForCrypto(k)
@@ -55,10 +59,16 @@ func (s *Service) seal(k *fsm.Key, plaintext []byte, ec map[string]string) ([]by
 	return blob, err
 }
 
-// open decrypts a ciphertext blob. wantRef, if not empty, is the KeyId the
-// caller named: a blob of another key is IncorrectKeyException. Every other
-// failure is the one InvalidCiphertextException.
-func (s *Service) open(ctx context.Context, blob []byte, ec map[string]string, wantRef string) (*fsm.Key, uint32, []byte, error) {
+// open decrypts a ciphertext blob for op (Decrypt, ReEncryptFrom). wantRef,
+// if not empty, is the KeyId the caller named: a blob of another key is
+// IncorrectKeyException. Every other failure is the one
+// InvalidCiphertextException.
+//
+// A caller who may not use the blob's key is told AccessDeniedException in
+// the same words whether the key exists or not: for an unknown key the
+// identity policies alone are asked, and a caller they do not allow is
+// denied exactly as an existing key's policy would deny it.
+func (s *Service) open(ctx context.Context, op string, blob []byte, ec map[string]string, wantRef string) (*fsm.Key, uint32, []byte, error) {
 	if err := s.admit(ctx); err != nil {
 		return nil, 0, nil, err
 	}
@@ -69,7 +79,7 @@ func (s *Service) open(ctx context.Context, blob []byte, ec map[string]string, w
 	}
 	id := h.Ref.String()
 	if wantRef != "" {
-		want, err := s.resolveKey(ctx, wantRef, keyOrAlias)
+		want, err := s.findKey(ctx, wantRef, keyOrAlias)
 		if err != nil {
 			return nil, 0, nil, err
 		}
@@ -82,10 +92,18 @@ func (s *Service) open(ctx context.Context, blob []byte, ec map[string]string, w
 		k, ok = s.fsm.Key(id)
 	}
 	if !ok {
-		// Unknown or deleted key: the same answer as a forged blob.
+		// Unknown or deleted key: the same answer as a forged blob, to a
+		// caller who could have used such a key.
+		ri := RequestFrom(ctx)
+		if s.authorizeResource(ctx, "kms:"+op, s.keyARN(id)) != nil {
+			return nil, 0, nil, s.denied(ri, "kms:"+op, s.keyARN(id), op, false)
+		}
 		return nil, 0, nil, invalid
 	}
 	RequestFrom(ctx).KeyARN = s.keyARN(id)
+	if err := s.authorizeKey(ctx, op, k, ec); err != nil {
+		return nil, 0, nil, err
+	}
 	if err := s.usableForCrypto(k); err != nil {
 		return nil, 0, nil, err
 	}

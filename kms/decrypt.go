@@ -13,7 +13,7 @@ func (s *Service) Decrypt(ctx context.Context, req *wire.DecryptRequest) (*wire.
 	if req.Recipient != nil {
 		return nil, errorf(ErrUnsupported, "Recipient (Nitro Enclaves attestation) is not supported by kmsnode.")
 	}
-	k, ver, pt, err := s.open(ctx, req.CiphertextBlob, req.EncryptionContext, req.KeyId)
+	k, ver, pt, err := s.open(ctx, "Decrypt", req.CiphertextBlob, req.EncryptionContext, req.KeyId)
 	if err != nil {
 		return nil, err
 	}

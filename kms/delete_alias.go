@@ -13,6 +13,16 @@ func (s *Service) DeleteAlias(ctx context.Context, req *wire.DeleteAliasRequest)
 		return nil, err
 	}
 	RequestFrom(ctx).Resources = []string{s.aliasARN(req.AliasName)}
+	if err := s.authorizeAlias(ctx, "DeleteAlias", req.AliasName); err != nil {
+		return nil, err
+	}
+	if a, ok := s.fsm.Alias(req.AliasName); ok {
+		if k, ok := s.fsm.Key(a.KeyID); ok {
+			if err := s.authorizeKey(ctx, "DeleteAlias", k, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := s.apply(ctx, &fsm.DeleteAlias{Req: s.req(ctx), Name: req.AliasName}); err != nil {
 		return nil, err
 	}

@@ -8,7 +8,7 @@ import (
 
 // DescribeKey returns a key's metadata.
 func (s *Service) DescribeKey(ctx context.Context, req *wire.DescribeKeyRequest) (*wire.DescribeKeyResponse, error) {
-	k, err := s.resolveKey(ctx, req.KeyId, keyOrAlias)
+	k, err := s.resolveKey(ctx, "DescribeKey", req.KeyId, keyOrAlias)
 	if err != nil {
 		return nil, err
 	}

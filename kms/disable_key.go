@@ -10,7 +10,7 @@ import (
 // DisableKey stops all cryptographic use of a key. It returns only when no
 // node of the region can still use the key (cluster.ApplyRevoking).
 func (s *Service) DisableKey(ctx context.Context, req *wire.DisableKeyRequest) (*wire.DisableKeyResponse, error) {
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "DisableKey", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 // DisableKeyRotation turns off automatic rotation; existing material versions
 // stay and keep decrypting.
 func (s *Service) DisableKeyRotation(ctx context.Context, req *wire.DisableKeyRotationRequest) (*wire.DisableKeyRotationResponse, error) {
-	k, err := s.rotatableKey(ctx, req.KeyId)
+	k, err := s.rotatableKey(ctx, "DisableKeyRotation", req.KeyId)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 // EnableKey lets a disabled key be used again.
 func (s *Service) EnableKey(ctx context.Context, req *wire.EnableKeyRequest) (*wire.EnableKeyResponse, error) {
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "EnableKey", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

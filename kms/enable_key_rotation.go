@@ -18,7 +18,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, req *wire.EnableKeyRota
 	if req.RotationPeriodInDays != nil {
 		period = *req.RotationPeriodInDays
 	}
-	k, err := s.rotatableKey(ctx, req.KeyId)
+	k, err := s.rotatableKey(ctx, "EnableKeyRotation", req.KeyId)
 	if err != nil {
 		return nil, err
 	}
@@ -32,8 +32,8 @@ func (s *Service) EnableKeyRotation(ctx context.Context, req *wire.EnableKeyRota
 
 // rotatableKey resolves a key for the rotation operations and applies AWS's
 // state checks: Disabled → DisabledException, other states → invalid state.
-func (s *Service) rotatableKey(ctx context.Context, ref string) (*fsm.Key, error) {
-	k, err := s.resolveKey(ctx, ref, keyOnly)
+func (s *Service) rotatableKey(ctx context.Context, op, ref string) (*fsm.Key, error) {
+	k, err := s.resolveKey(ctx, op, ref, keyOnly)
 	if err != nil {
 		return nil, err
 	}

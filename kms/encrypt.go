@@ -8,7 +8,7 @@ import (
 
 // Encrypt encrypts up to 4096 bytes under a symmetric key.
 func (s *Service) Encrypt(ctx context.Context, req *wire.EncryptRequest) (*wire.EncryptResponse, error) {
-	k, err := s.cryptoKey(ctx, req.KeyId)
+	k, err := s.cryptoKey(ctx, "Encrypt", req.KeyId, req.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,9 @@ var (
 	ErrCustomKeyStoreNotFound = errors.New("kms: custom key store not found")
 	ErrDryRun                 = errors.New("kms: dry run")
 	ErrSealed                 = errors.New("kms: sealed")
+	ErrAccessDenied           = errors.New("kms: access denied")
+	ErrInvalidGrantToken      = errors.New("kms: invalid grant token")
+	ErrInvalidGrantID         = errors.New("kms: invalid grant id")
 )
 
 // Errors of lower layers, aliased rather than redefined.

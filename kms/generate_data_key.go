@@ -25,12 +25,12 @@ func dataKeySize(spec string, n *int32) (int, error) {
 
 // generateDataKey returns a fresh data key and its ciphertext under the KMS
 // key. The plaintext belongs to the caller (who zeroes it when done).
-func (s *Service) generateDataKey(ctx context.Context, keyID string, spec string, n *int32, ec map[string]string, dry *bool) (pt, blob []byte, arn, matID string, err error) {
+func (s *Service) generateDataKey(ctx context.Context, op, keyID string, spec string, n *int32, ec map[string]string, dry *bool) (pt, blob []byte, arn, matID string, err error) {
 	size, err := dataKeySize(spec, n)
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	k, err := s.cryptoKey(ctx, keyID)
+	k, err := s.cryptoKey(ctx, op, keyID, ec)
 	if err != nil {
 		return nil, nil, "", "", err
 	}
@@ -55,7 +55,7 @@ func (s *Service) GenerateDataKey(ctx context.Context, req *wire.GenerateDataKey
 	if req.Recipient != nil {
 		return nil, errorf(ErrUnsupported, "Recipient (Nitro Enclaves attestation) is not supported by kmsnode.")
 	}
-	pt, blob, arn, matID, err := s.generateDataKey(ctx, req.KeyId, req.KeySpec, req.NumberOfBytes, req.EncryptionContext, req.DryRun)
+	pt, blob, arn, matID, err := s.generateDataKey(ctx, "GenerateDataKey", req.KeyId, req.KeySpec, req.NumberOfBytes, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}

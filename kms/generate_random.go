@@ -9,6 +9,9 @@ import (
 
 // GenerateRandom returns 1–1024 random bytes from the node's CSPRNG.
 func (s *Service) GenerateRandom(ctx context.Context, req *wire.GenerateRandomRequest) (*wire.GenerateRandomResponse, error) {
+	if err := s.authorizeAccount(ctx, "kms:GenerateRandom"); err != nil {
+		return nil, err
+	}
 	if req.CustomKeyStoreId != "" {
 		return nil, errorf(ErrCustomKeyStoreNotFound, "Custom key store %s does not exist: kmsnode has no custom key stores.", req.CustomKeyStoreId)
 	}

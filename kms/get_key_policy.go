@@ -8,7 +8,7 @@ import (
 
 // GetKeyPolicy returns a key's policy document ("default" is the only name).
 func (s *Service) GetKeyPolicy(ctx context.Context, req *wire.GetKeyPolicyRequest) (*wire.GetKeyPolicyResponse, error) {
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "GetKeyPolicy", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

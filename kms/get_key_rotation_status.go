@@ -9,7 +9,7 @@ import (
 
 // GetKeyRotationStatus reports a key's automatic rotation setting and dates.
 func (s *Service) GetKeyRotationStatus(ctx context.Context, req *wire.GetKeyRotationStatusRequest) (*wire.GetKeyRotationStatusResponse, error) {
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "GetKeyRotationStatus", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

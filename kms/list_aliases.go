@@ -9,6 +9,9 @@ import (
 // ListAliases pages through the region's aliases in name order, optionally
 // only those of one key.
 func (s *Service) ListAliases(ctx context.Context, req *wire.ListAliasesRequest) (*wire.ListAliasesResponse, error) {
+	if err := s.authorizeAccount(ctx, "kms:ListAliases"); err != nil {
+		return nil, err
+	}
 	if err := pageLimit("limit", req.Limit, 100); err != nil {
 		return nil, err
 	}
@@ -18,7 +21,7 @@ func (s *Service) ListAliases(ctx context.Context, req *wire.ListAliasesRequest)
 	}
 	keyID := ""
 	if req.KeyId != "" {
-		k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+		k, err := s.findKey(ctx, req.KeyId, keyOnly)
 		if err != nil {
 			return nil, err
 		}

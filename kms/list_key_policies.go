@@ -11,7 +11,7 @@ func (s *Service) ListKeyPolicies(ctx context.Context, req *wire.ListKeyPolicies
 	if _, err := decodeMarker("policies", req.Marker); err != nil {
 		return nil, err
 	}
-	if _, err := s.resolveKey(ctx, req.KeyId, keyOnly); err != nil {
+	if _, err := s.resolveKey(ctx, "ListKeyPolicies", req.KeyId, keyOnly); err != nil {
 		return nil, err
 	}
 	return &wire.ListKeyPoliciesResponse{PolicyNames: []string{defaultPolicyName}}, nil

@@ -25,7 +25,7 @@ func (s *Service) ListKeyRotations(ctx context.Context, req *wire.ListKeyRotatio
 		}
 		start = v
 	}
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "ListKeyRotations", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,9 @@ import (
 
 // ListKeys pages through the region's keys in key ID order.
 func (s *Service) ListKeys(ctx context.Context, req *wire.ListKeysRequest) (*wire.ListKeysResponse, error) {
+	if err := s.authorizeAccount(ctx, "kms:ListKeys"); err != nil {
+		return nil, err
+	}
 	after, err := decodeMarker("keys", req.Marker)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ func (s *Service) ListResourceTags(ctx context.Context, req *wire.ListResourceTa
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "ListResourceTags", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -7,11 +7,11 @@ import (
 	"github.com/kmsnode/kmsnode/fsm"
 )
 
-// PutKeyPolicy replaces a key's policy after checking its grammar.
-// Enforcement (and the lockout safety check) come with the security issue;
-// BypassPolicyLockoutSafetyCheck is accepted now.
+// PutKeyPolicy replaces a key's policy after checking its grammar and,
+// unless BypassPolicyLockoutSafetyCheck is set, AWS's lockout safety check:
+// the new policy must let the caller put a policy again.
 func (s *Service) PutKeyPolicy(ctx context.Context, req *wire.PutKeyPolicyRequest) (*wire.PutKeyPolicyResponse, error) {
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "PutKeyPolicy", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -20,6 +20,11 @@ func (s *Service) PutKeyPolicy(ctx context.Context, req *wire.PutKeyPolicyReques
 	}
 	if err := checkPolicy(req.Policy); err != nil {
 		return nil, err
+	}
+	if !(req.BypassPolicyLockoutSafetyCheck != nil && *req.BypassPolicyLockoutSafetyCheck) {
+		if err := s.lockoutCheck(ctx, req.Policy, k.ID); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.apply(ctx, &fsm.PutKeyPolicy{Req: s.req(ctx), KeyID: k.ID, Policy: req.Policy}); err != nil {
 		return nil, err

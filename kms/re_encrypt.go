@@ -9,7 +9,7 @@ import (
 // ReEncrypt decrypts a ciphertext and encrypts the plaintext under another
 // key or context inside the service; the plaintext never leaves it.
 func (s *Service) ReEncrypt(ctx context.Context, req *wire.ReEncryptRequest) (*wire.ReEncryptResponse, error) {
-	src, srcVer, pt, err := s.open(ctx, req.CiphertextBlob, req.SourceEncryptionContext, req.SourceKeyId)
+	src, srcVer, pt, err := s.open(ctx, "ReEncryptFrom", req.CiphertextBlob, req.SourceEncryptionContext, req.SourceKeyId)
 	if err != nil {
 		return nil, err
 	}
@@ -18,7 +18,7 @@ func (s *Service) ReEncrypt(ctx context.Context, req *wire.ReEncryptRequest) (*w
 		return nil, err
 	}
 	srcARN := s.keyARN(src.ID)
-	dst, err := s.cryptoKey(ctx, req.DestinationKeyId)
+	dst, err := s.cryptoKey(ctx, "ReEncryptTo", req.DestinationKeyId, req.DestinationEncryptionContext)
 	if err != nil {
 		return nil, err
 	}

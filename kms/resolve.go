@@ -24,16 +24,33 @@ const (
 	keyOnly                      // key ID or key ARN
 )
 
-// resolveKey finds the key a KeyId parameter names. A miss renews the read
-// lease once and looks again, so a key created through another node a moment
-// ago is found (ARCHITECTURE.md decision 4).
-func (s *Service) resolveKey(ctx context.Context, ref string, kind keyRefKind) (*fsm.Key, error) {
+// resolveKey finds the key a KeyId parameter names and checks that the
+// caller may perform op on it (authz.go) with no encryption context.
+func (s *Service) resolveKey(ctx context.Context, op, ref string, kind keyRefKind) (*fsm.Key, error) {
+	k, err := s.findKey(ctx, ref, kind)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, op, k, nil); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// findKey finds the key a KeyId parameter names, without authorization. A
+// miss renews the read lease once and looks again, so a key created through
+// another node a moment ago is found (ARCHITECTURE.md decision 4).
+func (s *Service) findKey(ctx context.Context, ref string, kind keyRefKind) (*fsm.Key, error) {
 	k, err := s.lookupKey(ref, kind)
 	if err != nil && isNotFound(err) && s.cluster.RenewLease(ctx) == nil {
 		k, err = s.lookupKey(ref, kind)
 	}
 	if err == nil {
-		RequestFrom(ctx).KeyARN = s.keyARN(k.ID)
+		ri := RequestFrom(ctx)
+		ri.KeyARN = s.keyARN(k.ID)
+		if i := strings.Index(ref, "alias/"); i >= 0 {
+			ri.RequestAlias = ref[i:] // kms:RequestAlias; a key ID never holds "alias/"
+		}
 	}
 	return k, err
 }

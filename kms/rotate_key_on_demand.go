@@ -11,7 +11,7 @@ import (
 // and refuses one while an automatic rotation is due within 20 minutes; the
 // FSM enforces both so concurrent calls resolve the same way everywhere.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, req *wire.RotateKeyOnDemandRequest) (*wire.RotateKeyOnDemandResponse, error) {
-	k, err := s.rotatableKey(ctx, req.KeyId)
+	k, err := s.rotatableKey(ctx, "RotateKeyOnDemand", req.KeyId)
 	if err != nil {
 		return nil, err
 	}

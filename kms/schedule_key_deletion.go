@@ -25,7 +25,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, req *wire.ScheduleKey
 			return nil, validation("pendingWindowInDays", strconv.Itoa(int(window)), "Member must have minimum value of 7 and maximum value of 30.")
 		}
 	}
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "ScheduleKeyDeletion", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kmsnode/kmsnode/crypto"
 	"github.com/kmsnode/kmsnode/fsm"
+	"github.com/kmsnode/kmsnode/policy"
 )
 
 // Cluster is what the service needs from package cluster (declared here,
@@ -30,6 +33,10 @@ type Config struct {
 	Partition string // "aws" by default
 	Clock     Clock  // SystemClock by default
 	Logger    *slog.Logger
+	// AdminAccessKeys are the access key IDs of operator credentials from
+	// the node's configuration; they hold an allow-everything identity
+	// policy (authz.go).
+	AdminAccessKeys []string
 }
 
 // Service implements the KMS operations for one node.
@@ -41,6 +48,13 @@ type Service struct {
 	materials materialCache
 	log       *slog.Logger
 	prefix    string // "arn:<partition>:kms:<region>:<account>:", built once: ARNs are on every call's path
+	admins    map[string]bool
+	policies  policyCache
+	// callers caches *callerAuth by *fsm.Identity (authz.go).
+	callers     sync.Map
+	callerCount atomic.Int64
+	secrets     secretCache
+	unseal      sealState // root key while unsealed, unseal shares, rekey (seal.go)
 }
 
 // New returns a service over the node's FSM and cluster. It is sealed until
@@ -58,12 +72,19 @@ func New(cfg Config, c Cluster, f *fsm.FSM) *Service {
 	s := &Service{cfg: cfg, cluster: c, fsm: f, keyring: crypto.NewKeyring(), log: cfg.Logger,
 		prefix: "arn:" + cfg.Partition + ":kms:" + cfg.Region + ":" + cfg.AccountID + ":"}
 	s.materials.init()
+	s.admins = make(map[string]bool, len(cfg.AdminAccessKeys))
+	for _, a := range cfg.AdminAccessKeys {
+		s.admins[a] = true
+	}
 	f.SetHooks(fsm.Hooks{KeyDeleted: s.materials.forgetKey, Restored: s.materials.forgetAll})
 	return s
 }
 
 // Region returns the service's region.
 func (s *Service) Region() string { return s.cfg.Region }
+
+// AccountID returns the account that owns the region's keys.
+func (s *Service) AccountID() string { return s.cfg.AccountID }
 
 // now is the injected clock in Unix milliseconds.
 func (s *Service) now() int64 { return s.cfg.Clock.Now().UnixMilli() }
@@ -144,6 +165,20 @@ type RequestInfo struct {
 	AccessKeyID   string
 	KeyARN        string   // resolved key, set by the operation
 	Resources     []string // other ARNs involved
+
+	// For authorization (authz.go), filled by the API layer and the
+	// operations.
+	SourceIP      string                // aws:SourceIp
+	Secure        bool                  // aws:SecureTransport: the request came over TLS
+	RequestAlias  string                // kms:RequestAlias: the alias the KeyId named, if any
+	GrantTokens   []string              // the request's GrantTokens member
+	PolicyContext []policy.ContextEntry // further condition keys of the operation (grants)
+
+	// Buffers authorization uses so a check allocates nothing: the
+	// condition keys, and the one-element value lists of per-request keys.
+	condBuf      [16]policy.ContextEntry
+	sourceIP     [1]string
+	requestAlias [1]string
 }
 
 type requestKey struct{}

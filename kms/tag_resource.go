@@ -13,7 +13,7 @@ func (s *Service) TagResource(ctx context.Context, req *wire.TagResourceRequest)
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "TagResource", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

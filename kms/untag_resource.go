@@ -9,7 +9,7 @@ import (
 
 // UntagResource removes tags from a key by tag key.
 func (s *Service) UntagResource(ctx context.Context, req *wire.UntagResourceRequest) (*wire.UntagResourceResponse, error) {
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "UntagResource", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 // UpdateKeyDescription replaces a key's description.
 func (s *Service) UpdateKeyDescription(ctx context.Context, req *wire.UpdateKeyDescriptionRequest) (*wire.UpdateKeyDescriptionResponse, error) {
-	k, err := s.resolveKey(ctx, req.KeyId, keyOnly)
+	k, err := s.resolveKey(ctx, "UpdateKeyDescription", req.KeyId, keyOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package kms
 import (
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/kmsnode/kmsnode/api/wire"
 	"github.com/kmsnode/kmsnode/fsm"
@@ -41,6 +42,9 @@ func checkTags(tags []wire.Tag) ([]fsm.Tag, error) {
 		if seen[t.TagKey] {
 			return nil, errorf(ErrTag, "Duplicate tag keys: %s", t.TagKey)
 		}
+		if !tagText(t.TagKey) || !tagText(t.TagValue) {
+			return nil, errorf(ErrTag, "Tag keys and values may hold Unicode letters, digits, white space and _ . : / = + - @ only.")
+		}
 		seen[t.TagKey] = true
 		out = append(out, fsm.Tag{Key: t.TagKey, Value: t.TagValue})
 	}
@@ -72,4 +76,18 @@ func (s *Service) checkAlgorithm(alg, keyID string) error {
 		return errorf(ErrInvalidKeyUsage, "The encryption algorithm %s is not valid for %s, a symmetric key.", alg, s.keyARN(keyID))
 	}
 	return nil
+}
+
+// tagText applies AWS's tag character set: Unicode letters, digits, white
+// space (no other control characters) and _ . : / = + - @.
+func tagText(s string) bool {
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r), unicode.IsDigit(r), r == ' ', r == '\t':
+		case strings.ContainsRune("_.:/=+-@", r):
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -34,14 +34,24 @@ type Node struct {
 	tr      *transport.Transport
 	kms     *kms.Service
 	sink    *audit.FileSink
+	signer  *auditSigner // the audit signing key (audit.go)
 	ln      net.Listener
 	srv     *http.Server
+	apiTLS  *apiTLS // the API certificate, reloadable; nil for plain HTTP
 	served  chan error
 	// CreatedUnsealKey is true when Start generated a development unseal key.
 	CreatedUnsealKey bool
+	// RootCredentials is set when this node created the region's root
+	// identity (identity.go); print it once.
+	RootCredentials *RootCredentials
+	// A node that started sealed runs background work (sealed.go).
+	sealedStop context.CancelFunc
+	sealedDone chan struct{}
 }
 
-// Start builds and starts a node and returns once it is unsealed and serving.
+// Start builds and starts a node and returns once it is unsealed and
+// serving, or, with a provider that starts sealed (shamir), once it serves
+// sealed (sealed.go).
 func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -102,22 +112,46 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	n.kms = kms.New(kms.Config{
 		Region: cfg.Region, AccountID: cfg.AccountID, Partition: cfg.Partition,
-		Clock: cfg.Clock, Logger: cfg.Logger,
+		Clock: cfg.Clock, Logger: cfg.Logger, AdminAccessKeys: adminAccessKeys(&cfg),
 	}, n.cluster, n.fsm)
-	if err := n.unseal(ctx, fresh); err != nil {
+	sealed, err := n.unseal(ctx, fresh)
+	if err != nil {
 		return nil, err
 	}
-	n.cluster.OnLeader(func(ctx context.Context) { n.kms.RunScheduler(ctx, cfg.SchedulerInterval) })
+	if sealed == nil {
+		if err := n.createRootIdentity(ctx); err != nil {
+			return nil, err
+		}
+	}
+	n.cluster.OnLeader(n.runLeaderTasks)
 	if err := n.openAudit(); err != nil {
+		if sealed != nil {
+			sealed.Wipe()
+		}
 		return nil, err
 	}
-	return n, n.serve()
+	if err := n.serve(); err != nil {
+		if sealed != nil {
+			sealed.Wipe()
+		}
+		return nil, err
+	}
+	if sealed != nil {
+		n.startSealed(sealed) // returns at once; the node is sealed (sealed.go)
+	}
+	return n, nil
 }
 
-func (n *Node) unseal(ctx context.Context, fresh bool) error {
+// unseal opens the root key with the configured provider. A provider that
+// starts sealed (shamir) is returned instead, for startSealed.
+func (n *Node) unseal(ctx context.Context, fresh bool) (sealedStarter, error) {
 	u, created, err := loadUnsealer(&n.cfg, fresh)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if s, ok := u.(sealedStarter); ok {
+		n.kms.SetSealProvider(u.Name())
+		return s, nil
 	}
 	if w, ok := u.(interface{ Wipe() }); ok {
 		defer w.Wipe()
@@ -125,40 +159,26 @@ func (n *Node) unseal(ctx context.Context, fresh bool) error {
 	n.CreatedUnsealKey = created
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.StartTimeout)
 	defer cancel()
-	return n.kms.Unseal(ctx, u)
-}
-
-func (n *Node) openAudit() error {
-	path := n.cfg.AuditFile
-	if path == "off" {
-		return nil
-	}
-	if path == "" {
-		path = filepath.Join(n.cfg.DataDir, "audit.log")
-	}
-	sink, err := audit.OpenFile(audit.FileOptions{Path: path})
-	if err != nil {
-		return err
-	}
-	n.sink = sink
-	return nil
+	return nil, n.kms.Unseal(ctx, u)
 }
 
 func (n *Node) serve() error {
-	store := sigv4.StaticStore{}
-	for _, c := range n.cfg.Credentials {
-		store[c.AccessKeyID] = c
-	}
-	var ah audit.Handler = audit.Discard
-	if n.sink != nil {
-		ah = n.sink
-	}
+	store := n.credentialStore()
+	ah := n.auditHandler() // audit.go
 	handler := api.New(api.Config{
 		KMS:      n.kms,
 		Verifier: sigv4.NewVerifier(store, sigv4.Options{Service: "kms", Region: n.cfg.Region}),
 		Audit:    ah, Logger: n.log, Region: n.cfg.Region, NodeID: n.cfg.NodeID,
 		Ready: n.Ready, Operator: operator{n.cluster},
+		RateLimit: api.RateLimit{PerSecond: n.cfg.RateLimit, Burst: n.cfg.RateBurst},
 	})
+	if n.cfg.TLSCertFile != "" {
+		t, err := newAPITLS(n.cfg, n.log)
+		if err != nil {
+			return err
+		}
+		n.apiTLS = t
+	}
 	ln, err := net.Listen("tcp", n.cfg.APIAddr)
 	if err != nil {
 		return fmt.Errorf("node: listen on %s: %w", n.cfg.APIAddr, err)
@@ -173,10 +193,13 @@ func (n *Node) serve() error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
+	if n.apiTLS != nil {
+		n.srv.TLSConfig = n.apiTLS.serverConfig()
+	}
 	go func() {
 		var err error
-		if n.cfg.TLSCertFile != "" {
-			err = n.srv.ServeTLS(ln, n.cfg.TLSCertFile, n.cfg.TLSKeyFile)
+		if n.apiTLS != nil {
+			err = n.srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig (tls.go)
 		} else {
 			err = n.srv.Serve(ln)
 		}
@@ -190,6 +213,9 @@ func (n *Node) serve() error {
 func (n *Node) Ready() error {
 	if n.kms.Sealed() {
 		return errors.New("sealed")
+	}
+	if err := n.auditReady(); err != nil { // audit.go: the node refuses calls meanwhile
+		return err
 	}
 	return n.cluster.ReadReady()
 }
@@ -223,6 +249,7 @@ func (n *Node) Done() <-chan error { return n.served }
 // Raft, then the audit sink; the keyring and material cache are zeroed.
 func (n *Node) Close() error {
 	var errs []error
+	n.stopSealed()
 	if n.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := n.srv.Shutdown(ctx); err != nil {
@@ -236,11 +263,11 @@ func (n *Node) Close() error {
 	if n.tr != nil {
 		errs = append(errs, n.tr.Close())
 	}
+	// Before the keyring is wiped: the last checkpoint may need it to open
+	// the audit key (audit.go).
+	errs = append(errs, n.closeAudit())
 	if n.kms != nil {
 		n.kms.Close()
-	}
-	if n.sink != nil {
-		errs = append(errs, n.sink.Close())
 	}
 	return errors.Join(errs...)
 }

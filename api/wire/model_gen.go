@@ -1083,6 +1083,9 @@ func (r *CreateGrantRequest) Validate() error {
 	return v.err()
 }
 
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *CreateGrantRequest) GetGrantTokens() []string { return r.GrantTokens }
+
 // Validate checks CreateKeyRequest against the model; the error is a *ValidationError.
 func (r *CreateKeyRequest) Validate() error {
 	var v validator
@@ -1163,6 +1166,9 @@ func (r *DecryptRequest) Validate() error {
 	return v.err()
 }
 
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *DecryptRequest) GetGrantTokens() []string { return r.GrantTokens }
+
 // Validate checks DeleteAliasRequest against the model; the error is a *ValidationError.
 func (r *DeleteAliasRequest) Validate() error {
 	var v validator
@@ -1238,6 +1244,9 @@ func (r *DeriveSharedSecretRequest) Validate() error {
 	return v.err()
 }
 
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *DeriveSharedSecretRequest) GetGrantTokens() []string { return r.GrantTokens }
+
 // Validate checks DescribeCustomKeyStoresRequest against the model; the error is a *ValidationError.
 func (r *DescribeCustomKeyStoresRequest) Validate() error {
 	var v validator
@@ -1275,6 +1284,9 @@ func (r *DescribeKeyRequest) Validate() error {
 	}
 	return v.err()
 }
+
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *DescribeKeyRequest) GetGrantTokens() []string { return r.GrantTokens }
 
 // Validate checks DisableKeyRequest against the model; the error is a *ValidationError.
 func (r *DisableKeyRequest) Validate() error {
@@ -1361,6 +1373,9 @@ func (r *EncryptRequest) Validate() error {
 	return v.err()
 }
 
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *EncryptRequest) GetGrantTokens() []string { return r.GrantTokens }
+
 // Validate checks GenerateDataKeyPairRequest against the model; the error is a *ValidationError.
 func (r *GenerateDataKeyPairRequest) Validate() error {
 	var v validator
@@ -1393,6 +1408,9 @@ func (r *GenerateDataKeyPairRequest) Validate() error {
 	return v.err()
 }
 
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *GenerateDataKeyPairRequest) GetGrantTokens() []string { return r.GrantTokens }
+
 // Validate checks GenerateDataKeyPairWithoutPlaintextRequest against the model; the error is a *ValidationError.
 func (r *GenerateDataKeyPairWithoutPlaintextRequest) Validate() error {
 	var v validator
@@ -1416,6 +1434,9 @@ func (r *GenerateDataKeyPairWithoutPlaintextRequest) Validate() error {
 	}
 	return v.err()
 }
+
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *GenerateDataKeyPairWithoutPlaintextRequest) GetGrantTokens() []string { return r.GrantTokens }
 
 // Validate checks GenerateDataKeyRequest against the model; the error is a *ValidationError.
 func (r *GenerateDataKeyRequest) Validate() error {
@@ -1450,6 +1471,9 @@ func (r *GenerateDataKeyRequest) Validate() error {
 	return v.err()
 }
 
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *GenerateDataKeyRequest) GetGrantTokens() []string { return r.GrantTokens }
+
 // Validate checks GenerateDataKeyWithoutPlaintextRequest against the model; the error is a *ValidationError.
 func (r *GenerateDataKeyWithoutPlaintextRequest) Validate() error {
 	var v validator
@@ -1474,6 +1498,9 @@ func (r *GenerateDataKeyWithoutPlaintextRequest) Validate() error {
 	}
 	return v.err()
 }
+
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *GenerateDataKeyWithoutPlaintextRequest) GetGrantTokens() []string { return r.GrantTokens }
 
 // Validate checks GenerateMacRequest against the model; the error is a *ValidationError.
 func (r *GenerateMacRequest) Validate() error {
@@ -1503,6 +1530,9 @@ func (r *GenerateMacRequest) Validate() error {
 	}
 	return v.err()
 }
+
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *GenerateMacRequest) GetGrantTokens() []string { return r.GrantTokens }
 
 // Validate checks GenerateRandomRequest against the model; the error is a *ValidationError.
 func (r *GenerateRandomRequest) Validate() error {
@@ -1600,6 +1630,9 @@ func (r *GetPublicKeyRequest) Validate() error {
 	}
 	return v.err()
 }
+
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *GetPublicKeyRequest) GetGrantTokens() []string { return r.GrantTokens }
 
 // Validate checks ImportKeyMaterialRequest against the model; the error is a *ValidationError.
 func (r *ImportKeyMaterialRequest) Validate() error {
@@ -1823,6 +1856,9 @@ func (r *ReEncryptRequest) Validate() error {
 	return v.err()
 }
 
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *ReEncryptRequest) GetGrantTokens() []string { return r.GrantTokens }
+
 // Validate checks ReplicateKeyRequest against the model; the error is a *ValidationError.
 func (r *ReplicateKeyRequest) Validate() error {
 	var v validator
@@ -1946,6 +1982,9 @@ func (r *SignRequest) Validate() error {
 	}
 	return v.err()
 }
+
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *SignRequest) GetGrantTokens() []string { return r.GrantTokens }
 
 // Validate checks TagResourceRequest against the model; the error is a *ValidationError.
 func (r *TagResourceRequest) Validate() error {
@@ -2130,6 +2169,9 @@ func (r *VerifyMacRequest) Validate() error {
 	return v.err()
 }
 
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *VerifyMacRequest) GetGrantTokens() []string { return r.GrantTokens }
+
 // Validate checks VerifyRequest against the model; the error is a *ValidationError.
 func (r *VerifyRequest) Validate() error {
 	var v validator
@@ -2166,6 +2208,9 @@ func (r *VerifyRequest) Validate() error {
 	}
 	return v.err()
 }
+
+// GetGrantTokens returns the grant tokens of the request (authorization reads them).
+func (r *VerifyRequest) GetGrantTokens() []string { return r.GrantTokens }
 
 var enumAlgorithmSpec = []string{"RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256", "SM2PKE"}
 var enumCustomKeyStoreType = []string{"AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"}

@@ -19,8 +19,10 @@ var errUsage = errors.New("usage")
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-const usage = "usage: kmsctl status [--endpoint URL] [--json] | kmsctl members [--json] | kmsctl remove-node NODE_ID | kmsctl version\n" +
-	"  members and remove-node also take [--endpoint URL] [--region R] [--ca-file FILE];\n" +
+const usage = "usage: kmsctl status [--endpoint URL] [--json] | kmsctl members [--json] | kmsctl remove-node NODE_ID | kmsctl identity SUBCOMMAND |\n" +
+	"       kmsctl gossip-key list|install|use|remove|rotate | kmsctl unseal | kmsctl seal-status | kmsctl version\n" +
+	"       kmsctl audit verify [--public-key KEY|FILE] [--require-signed-tail] [--json] FILE... | kmsctl audit public-key\n" +
+	"  members, remove-node and gossip-key also take [--endpoint URL] [--region R] [--ca-file FILE];\n" +
 	"  they sign with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -39,6 +41,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = members
 	case "remove-node":
 		cmd = removeNode
+	case "unseal": // unseal.go
+		cmd = unseal
+	case "seal-status":
+		cmd = sealStatus
+	case "identity":
+		cmd = identity
+	case "gossip-key":
+		cmd = gossipKey
+	case "audit": // audit.go
+		cmd = auditCmd
 	default:
 		fmt.Fprintf(stderr, "kmsctl: unknown command %q\n", args[0])
 		fmt.Fprintln(stderr, usage)

@@ -48,6 +48,7 @@ func printDev(w io.Writer, n *node.Node) {
 	}
 	fmt.Fprintf(w, "kmsnode is running.\n\n")
 	fmt.Fprintf(w, "  endpoint:  %s\n  region:    %s\n  account:   %s\n  data:      %s\n\n", n.URL(), c.Region, c.AccountID, dir)
+	fmt.Fprintf(w, "audit public key: %s (pin it with kmsctl audit verify --public-key)\n\n", n.AuditPublicKey())
 	fmt.Fprintf(w, "Use it with the development identity:\n\n")
 	fmt.Fprintf(w, "  export AWS_ACCESS_KEY_ID=%s\n", node.DevAccessKeyID)
 	fmt.Fprintf(w, "  export AWS_SECRET_ACCESS_KEY=%s\n", node.DevSecretAccessKey)

@@ -20,6 +20,10 @@ const operatorUsage = `Usage:
       create a region CA: DIR/ca.pem, DIR/ca-key.pem and DIR/gossip.key
   kmsnode operator tls node --ca-dir DIR --out DIR --region R --node-id ID [--host H ...] [--days N]
       issue a node certificate: DIR/<ID>.pem and DIR/<ID>-key.pem
+  kmsnode operator rotate [--endpoint URL] [--region R] [--ca-file FILE]
+      add a keyring term: new key material is sealed under it (online)
+  kmsnode operator rekey --new-key-file FILE | --shares N --threshold T [--share-file FILE ...]
+      replace the unseal key (file/env: the new key; shamir: current shares in, new shares out)
 
 Existing files are never overwritten. Run a subcommand with --help for its flags.
 `
@@ -34,6 +38,10 @@ func runOperator(args []string, stdout, stderr io.Writer) error {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, operatorUsage)
 		return nil
+	case "rotate": // operator_rotate.go
+		return runOperatorRotate(args[1:], stdout, stderr)
+	case "rekey":
+		return runOperatorRekey(args[1:], stdout, stderr)
 	case "tls":
 	default:
 		fmt.Fprintf(stderr, "kmsnode operator: unknown command %q\n", args[0])

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -30,11 +31,30 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the node's state (required)")
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8443", "address of the API")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "PEM certificate for the API (HTTPS)")
-	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "PEM private key for the API")
-	fs.StringVar(&cfg.Seal.Provider, "seal", "file", "unseal provider: file or env")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "PEM private key for the API (certificate and key are read again on SIGHUP)")
+	fs.StringVar(&cfg.TLSClientCAFile, "tls-client-ca-file", "", "PEM CA bundle: require API clients to present a certificate it issued (read again on SIGHUP)")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", 0, "requests per second allowed to each access key ID (and to each source address for requests that fail authentication); 0 turns limiting off")
+	fs.IntVar(&cfg.RateBurst, "rate-burst", 0, "requests a caller may make at once after being idle (default: --rate-limit rounded up)")
+	fs.StringVar(&cfg.Seal.Provider, "seal", "file", "unseal provider: file, env, shamir, pkcs11 or kmsapi")
 	fs.StringVar(&cfg.Seal.KeyFile, "seal-key-file", "", "file holding the 32-byte unseal key (seal=file)")
+	fs.IntVar(&cfg.Seal.Shares, "seal-shares", node.DefaultSealShares, "seal=shamir: shares the unseal key of a new region is split into (printed once on standard output)")
+	fs.IntVar(&cfg.Seal.Threshold, "seal-threshold", node.DefaultSealThreshold, "seal=shamir: shares needed to unseal a node (kmsctl unseal)")
+	p11 := &cfg.Seal.PKCS11
+	fs.StringVar(&p11.Lib, "seal-pkcs11-lib", "", "PKCS#11 module of the HSM, e.g. /usr/lib/softhsm/libsofthsm2.so (seal=pkcs11; a build with -tags pkcs11)")
+	fs.StringVar(&p11.TokenLabel, "seal-pkcs11-token-label", "", "label of the HSM token holding the unseal key (or --seal-pkcs11-slot)")
+	p11Slot := fs.Int("seal-pkcs11-slot", -1, "slot ID of the HSM token, instead of --seal-pkcs11-token-label")
+	fs.StringVar(&p11.KeyLabel, "seal-pkcs11-key-label", "", "CKA_LABEL of the AES-256 unseal key in the token")
+	fs.StringVar(&p11.PINFile, "seal-pkcs11-pin-file", "", "file holding the token's user PIN (default: KMSNODE_PKCS11_PIN, cleared after reading)")
+	fs.BoolVar(&p11.CreateKey, "seal-pkcs11-create-key", false, "generate the unseal key (non-extractable AES-256) in the token when a new region starts and the token has none")
+	ka := &cfg.Seal.KMSAPI
+	fs.StringVar(&ka.Endpoint, "seal-kmsapi-endpoint", "", "AWS-KMS-compatible endpoint holding the key that wraps the root key, e.g. https://kms.other-region.example:8443 (seal=kmsapi; default: AWS KMS in --seal-kmsapi-region)")
+	fs.StringVar(&ka.Region, "seal-kmsapi-region", "", "region of that endpoint")
+	fs.StringVar(&ka.KeyID, "seal-kmsapi-key-id", "", "key ID, ARN or alias of the wrapping key at that endpoint")
+	fs.StringVar(&ka.CAFile, "seal-kmsapi-ca-file", "", "PEM CA bundle to trust for that endpoint (default: the system roots)")
+	fs.StringVar(&ka.CredentialsFile, "seal-kmsapi-credentials-file", "", "AWS shared-credentials file ([default] profile) for that endpoint (default: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
 	fs.StringVar(&cfg.AuditFile, "audit-file", "", "audit log path (default <data-dir>/audit.log; 'off' disables)")
-	accessKey := fs.String("access-key-id", "", "access key ID of the identity to accept; its secret comes from KMSNODE_SECRET_ACCESS_KEY or --secret-access-key-file")
+	fs.BoolVar(&cfg.AuditFailOpen, "audit-fail-open", false, "keep serving when the audit log cannot be written (default: refuse every call until it can be)")
+	accessKey := fs.String("access-key-id", "", "optional operator credential: an access key ID accepted besides the region's identities (allowed whatever key policies allow); its secret comes from KMSNODE_SECRET_ACCESS_KEY or --secret-access-key-file")
 	secretFile := fs.String("secret-access-key-file", "", "file holding the secret access key")
 	principal := fs.String("principal", "", "ARN of that identity (default arn:<partition>:iam::<account>:user/admin)")
 	fs.DurationVar(&cfg.Lease, "read-lease", 2*time.Second, "read lease Δ: how stale a node's key state may be")
@@ -46,7 +66,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cl.KeyFile, "cluster-key-file", "", "PEM private key of the node certificate")
 	fs.StringVar(&cl.GossipAddr, "gossip-addr", "", "gossip (memberlist LAN) address, e.g. 0.0.0.0:7946")
 	fs.StringVar(&cl.GossipAdvertise, "gossip-advertise", "", "gossip address the other nodes reach (default: --gossip-addr)")
-	gossipKeyFile := fs.String("gossip-key-file", "", "file holding the region's base64 gossip key (or KMSNODE_GOSSIP_KEY)")
+	gossipKeyFile := fs.String("gossip-key-file", "", "file holding the region's base64 gossip key (or KMSNODE_GOSSIP_KEY); the key the node starts with: after 'kmsctl gossip-key' rotates the keyring, write the new key here")
 	fs.StringSliceVar(&cl.Join, "join", nil, "gossip addresses of any nodes of the region (comma-separated or repeated)")
 	fs.IntVar(&cl.BootstrapExpect, "bootstrap-expect", 0, "form a new region once this many nodes (3 or 5) see each other; 0 joins an existing one")
 	fs.DurationVar(&cl.StabilizeTime, "stabilize-time", 10*time.Second, "how long a new node must keep up before it becomes a voter")
@@ -59,6 +79,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return errUsage
 	}
+	if *p11Slot >= 0 {
+		slot := uint(*p11Slot)
+		p11.Slot = &slot
+	}
 	if cfg.TLSCertFile == "" && !loopback(cfg.APIAddr) {
 		return fmt.Errorf("refusing to serve plain HTTP on %s: give --tls-cert-file and --tls-key-file, or listen on loopback", cfg.APIAddr)
 	}
@@ -66,8 +90,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *accessKey == "" || secret == "" {
-		return errors.New("serve needs --access-key-id and its secret (KMSNODE_SECRET_ACCESS_KEY or --secret-access-key-file)")
+	if (*accessKey == "") != (secret == "") {
+		return errors.New("--access-key-id needs its secret (KMSNODE_SECRET_ACCESS_KEY or --secret-access-key-file), and a secret needs --access-key-id")
 	}
 	if cfg.Cluster.Addr != "" {
 		key, err := readSecret(*gossipKeyFile, "KMSNODE_GOSSIP_KEY")
@@ -81,14 +105,45 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if *principal == "" {
 		*principal = "arn:" + cfg.Partition + ":iam::" + cfg.AccountID + ":user/admin"
 	}
-	cfg.Credentials = []sigv4.Credential{{AccessKeyID: *accessKey, Secret: secret, Principal: *principal}}
+	cfg.Credentials = nil
+	if *accessKey != "" {
+		cfg.Credentials = []sigv4.Credential{{AccessKeyID: *accessKey, Secret: secret, Principal: *principal}}
+	}
+	cfg.CreateRootIdentity = true
 	cfg.Logger = newLogger(stderr, *logLevel)
+	hup := catchSIGHUP()
+	defer hup.close()
+	// seal=shamir: the node that creates the region prints the unseal
+	// shares from its own goroutine, so standard output is shared.
+	stdout = &lockedWriter{w: stdout}
+	cfg.Seal.Output = stdout
+	cfg.Seal.Initialised = func(n *node.Node) { printRootCredentials(stdout, n.RootCredentials) }
 	return runNode(cfg, *debugAddr, stdout, stderr, func(n *node.Node) {
+		hup.run(n, cfg.Logger)
 		fmt.Fprintf(stdout, "kmsnode serving %s (region %s, node %s)\n", n.URL(), cfg.Region, n.Config().NodeID)
 		if t := n.Transport(); t != nil {
 			fmt.Fprintf(stdout, "cluster port %s\n", t.Addr())
 		}
+		if k := n.AuditPublicKey(); k != "" {
+			fmt.Fprintf(stdout, "audit public key %s (pin it with kmsctl audit verify --public-key)\n", k)
+		}
+		printRootCredentials(stdout, n.RootCredentials)
+		if n.Sealed() {
+			fmt.Fprintf(stdout, "node is sealed: it serves nothing until unsealed with 'kmsctl unseal --endpoint %s' (a threshold of the region's shares)\n", n.URL())
+		}
 	})
+}
+
+// lockedWriter serialises writes from the node's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // parseWithEnv fills unset flags from KMSNODE_<FLAG_NAME> variables, then
@@ -120,4 +175,20 @@ func readSecret(file, env string) (string, error) {
 	v := os.Getenv(env)
 	os.Unsetenv(env)
 	return v, nil
+}
+
+// printRootCredentials shows the account root's access key, created with
+// the region: this is the only time the secret is shown.
+func printRootCredentials(w io.Writer, rc *node.RootCredentials) {
+	if rc == nil {
+		return
+	}
+	fmt.Fprintf(w, `
+The region is new. Its account root credentials are shown ONCE; store them now:
+  AWS_ACCESS_KEY_ID=%s
+  AWS_SECRET_ACCESS_KEY=%s
+  principal %s
+Create identities with least privilege (kmsctl identity create) and keep these for recovery.
+
+`, rc.AccessKeyID, rc.SecretAccessKey, rc.Principal)
 }

@@ -172,6 +172,9 @@ for name in sorted(input_roots):
             w('\t' + line)
     w('\treturn v.err()')
     w('}\n')
+    if 'GrantTokens' in s['members']:
+        w('// GetGrantTokens returns the grant tokens of the request (authorization reads them).')
+        w('func (r *%s) GetGrantTokens() []string { return r.GrantTokens }\n' % name)
 
 def collect(name, seen):
     if name in seen: return

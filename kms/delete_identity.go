@@ -1,0 +1,33 @@
+package kms
+
+import (
+	"context"
+
+	"github.com/kmsnode/kmsnode/fsm"
+)
+
+// IdentityRequest names one identity.
+type IdentityRequest struct {
+	Identity string `json:"Identity"`
+}
+
+// DeleteIdentity is KmsNodeOperator.DeleteIdentity: the identity goes with
+// its access keys and inline policies (IAM would first ask for those to be
+// removed; one call is what an operator wants here). The root identity
+// cannot be deleted: it is the way back in.
+func (s *Service) DeleteIdentity(ctx context.Context, req *IdentityRequest) (struct{}, error) {
+	if err := s.authorizeAccount(ctx, "kmsnode:DeleteIdentity"); err != nil {
+		return struct{}{}, err
+	}
+	arn, typ, _, err := s.identityARN(req.Identity)
+	if err != nil {
+		return struct{}{}, err
+	}
+	if typ == fsm.IdentityRoot {
+		return struct{}{}, validation("Identity", req.Identity, "The account root identity cannot be deleted")
+	}
+	if err := s.cluster.Apply(ctx, &fsm.DeleteIdentity{Req: s.req(ctx), ARN: arn}); err != nil {
+		return struct{}{}, s.identityError(err, arn)
+	}
+	return struct{}{}, nil
+}

@@ -93,6 +93,10 @@ func TestAuditRecordsEveryCall(t *testing.T) {
 	unsigned := rawCall(t, n, "ListKeys", []byte(`{}`), rawOpts{noSign: true})
 	forged := rawCall(t, n, "ListKeys", []byte(`{}`), rawOpts{akid: "AKIAFORGEDEXAMPLE01", secret: "wrong"})
 	unknown := rawCall(t, n, "NoSuchOperation", []byte(`{}`), rawOpts{})
+	badSig := rawCall(t, n, "ListKeys", []byte(`{}`), rawOpts{akid: node.DevAccessKeyID, secret: "not-the-secret"})
+	late := rawCall(t, n, "ListKeys", []byte(`{}`), rawOpts{signAt: time.Now().Add(-20 * time.Minute)})
+	nobody := testnode.CreateIdentity(t, n, "audited-nobody", "")
+	denied := rawCall(t, n, "ListKeys", []byte(`{}`), rawOpts{akid: nobody.AccessKeyID, secret: nobody.Secret})
 	other := "Foreign.Operation"
 	foreign := rawCall(t, n, "", []byte(`{}`), rawOpts{target: &other})
 	opTarget := "KmsNodeOperator.GetAuditPublicKey"
@@ -113,7 +117,8 @@ func TestAuditRecordsEveryCall(t *testing.T) {
 	}
 
 	reqID := func(r *rawResp) string { return r.Header.Get("x-amzn-RequestId") }
-	lines := auditLines(t, n, reqID(enc), reqID(refused), reqID(unsigned), reqID(forged), reqID(unknown), reqID(foreign), reqID(pk))
+	lines := auditLines(t, n, reqID(enc), reqID(refused), reqID(unsigned), reqID(forged), reqID(unknown), reqID(foreign), reqID(pk),
+		reqID(badSig), reqID(late), reqID(denied))
 
 	e := byRequestID(t, lines, reqID(enc))
 	for path, want := range map[string]any{
@@ -152,6 +157,9 @@ func TestAuditRecordsEveryCall(t *testing.T) {
 		{unsigned, "ListKeys", "MissingAuthenticationTokenException", "Unknown", ""},
 		{forged, "ListKeys", "UnrecognizedClientException", "Unknown", "AKIAFORGEDEXAMPLE01"},
 		{unknown, "NoSuchOperation", "UnknownOperationException", "IAMUser", node.DevAccessKeyID},
+		{badSig, "ListKeys", "InvalidSignatureException", "Unknown", node.DevAccessKeyID},
+		{late, "ListKeys", "InvalidSignatureException", "Unknown", node.DevAccessKeyID},
+		{denied, "ListKeys", "AccessDeniedException", "IAMUser", nobody.AccessKeyID},
 		{foreign, other, "UnknownOperationException", "", ""},
 	} {
 		r := byRequestID(t, lines, reqID(c.r))

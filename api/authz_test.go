@@ -6,14 +6,17 @@ package api_test
 // about whether its key exists.
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsnode/kmsnode/internal/testnode"
+	"github.com/kmsnode/kmsnode/node"
 )
 
 const (
@@ -197,5 +200,80 @@ func TestAuthz_LockoutSafetyCheck(t *testing.T) {
 	_, err = u.Client.PutKeyPolicy(ctx(t), &awskms.PutKeyPolicyInput{KeyId: &id, Policy: aws.String(lockout), BypassPolicyLockoutSafetyCheck: true})
 	mustOK(t, "PutKeyPolicy with the bypass", err)
 	_, err = u.Client.PutKeyPolicy(ctx(t), &awskms.PutKeyPolicyInput{KeyId: &id, Policy: aws.String(keyPolicyFor(u.ARN, u.ARN))})
+	wantErr(t, err, "AccessDeniedException")
+}
+
+func TestAuthz_IdentityAdministrationIsScoped(t *testing.T) {
+	n := start(t)
+	call := func(id testnode.Identity, op string, in map[string]any) error {
+		return testnode.OperatorCall(ctx(t), n.URL(), testRegion, id.AccessKeyID, id.Secret, op, in, nil)
+	}
+	wantDenied := func(what string, err error) {
+		t.Helper()
+		var oe *testnode.OperatorError
+		if !errors.As(err, &oe) || oe.Type != "AccessDeniedException" {
+			t.Errorf("%s: %v, want AccessDeniedException", what, err)
+		}
+	}
+	testnode.CreateIdentity(t, n, "admin", "")
+	// A helpdesk may administer every identity but the admin.
+	helpdesk := testnode.CreateIdentity(t, n, "helpdesk", fmt.Sprintf(`{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":"kmsnode:*","Resource":"*"},
+ {"Effect":"Deny","Action":"kmsnode:*","Resource":"arn:aws:iam::%s:user/admin"}]}`, testAccount))
+	testnode.CreateIdentity(t, n, "app", "")
+	wantDenied("PutIdentityPolicy on the admin", call(helpdesk, "PutIdentityPolicy", map[string]any{"Identity": "admin", "PolicyName": "x", "PolicyDocument": `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`}))
+	wantDenied("CreateAccessKey for the admin", call(helpdesk, "CreateAccessKey", map[string]any{"Identity": "admin"}))
+	mustOK(t, "CreateAccessKey for the app", call(helpdesk, "CreateAccessKey", map[string]any{"Identity": "app"}))
+
+	// Even with kmsnode:* everywhere, no one but the root gets a root key.
+	wantDenied("CreateAccessKey for root", call(helpdesk, "CreateAccessKey", map[string]any{"Identity": "root"}))
+
+	// A user allowed to manage only its own keys (${aws:username}).
+	self := testnode.CreateIdentity(t, n, "self", fmt.Sprintf(`{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":["kmsnode:CreateAccessKey","kmsnode:DeleteAccessKey"],"Resource":"arn:aws:iam::%s:user/${aws:username}"}]}`, testAccount))
+	var out struct{ AccessKey struct{ AccessKeyId string } }
+	mustOK(t, "CreateAccessKey for oneself", testnode.OperatorCall(ctx(t), n.URL(), testRegion, self.AccessKeyID, self.Secret, "CreateAccessKey", map[string]any{"Identity": "self"}, &out))
+	wantDenied("CreateAccessKey for another", call(self, "CreateAccessKey", map[string]any{"Identity": "app"}))
+	mustOK(t, "DeleteAccessKey of one's own", call(self, "DeleteAccessKey", map[string]any{"AccessKeyId": out.AccessKey.AccessKeyId}))
+	// Describing oneself needs no permission.
+	mustOK(t, "GetIdentity of oneself", call(self, "GetIdentity", map[string]any{}))
+	wantDenied("GetIdentity of another", call(self, "GetIdentity", map[string]any{"Identity": "app"}))
+	// The operator credential's name cannot be taken by a new identity.
+	if err := testnode.OperatorCall(ctx(t), n.URL(), testRegion, node.DevAccessKeyID, node.DevSecretAccessKey, "CreateIdentity", map[string]any{"Identity": "kmsnode-dev"}, nil); err == nil {
+		t.Error("an identity was created under the operator credential's principal")
+	}
+}
+
+func TestAuthz_NoLeakBeforeAuthorization(t *testing.T) {
+	n := start(t)
+	nobody := testnode.CreateIdentity(t, n, "nobody", "")
+	id := newKeyID(t, n)
+	blob := encrypt(t, n, id, []byte("x"), nil)
+	gone := newKeyID(t, n)
+	blob2 := encrypt(t, n, gone, []byte("x"), nil)
+	_, err := n.Client.ScheduleKeyDeletion(ctx(t), &awskms.ScheduleKeyDeletionInput{KeyId: &gone, PendingWindowInDays: i32(7)})
+	mustOK(t, "ScheduleKeyDeletion", err)
+	// A missing key named in KeyId, or a bad grant token, answers like an
+	// existing key's denial.
+	missing := "11111111-2222-3333-4444-555555555555"
+	for name, in := range map[string]*awskms.DecryptInput{
+		"KeyId of a missing key":  {CiphertextBlob: blob, KeyId: &missing},
+		"KeyId of a deleted key":  {CiphertextBlob: blob2, KeyId: &gone},
+		"bad token, existing key": {CiphertextBlob: blob, GrantTokens: []string{"not-a-token"}},
+		"bad token, missing key":  {CiphertextBlob: blob2, GrantTokens: []string{"not-a-token"}},
+	} {
+		_, err := nobody.Client.Decrypt(ctx(t), in)
+		if msg := wantErr(t, err, "AccessDeniedException"); !strings.Contains(msg, "because no resource-based policy allows the kms:Decrypt action") {
+			t.Errorf("%s: %s", name, msg)
+		}
+	}
+	// CreateGrant validates against the key only for a caller allowed to.
+	_, err = nobody.Client.CreateGrant(ctx(t), &awskms.CreateGrantInput{KeyId: &id, GranteePrincipal: aws.String(nobody.ARN), Operations: []types.GrantOperation{"Sign"}})
+	wantErr(t, err, "AccessDeniedException")
+	// CreateKey with tags needs kms:TagResource too.
+	maker := testnode.CreateIdentity(t, n, "maker", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*"}]}`)
+	_, err = maker.Client.CreateKey(ctx(t), &awskms.CreateKeyInput{})
+	mustOK(t, "CreateKey without tags", err)
+	_, err = maker.Client.CreateKey(ctx(t), &awskms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("a"), TagValue: aws.String("b")}}})
 	wantErr(t, err, "AccessDeniedException")
 }

@@ -57,6 +57,7 @@ var errorTable = []struct {
 	{kms.ErrInvalidGrantID, wire.ExcInvalidGrantId, 400},
 	{kms.ErrNoLease, wire.ExcDependencyTimeout, 503},
 	{kms.ErrNoLeader, wire.ExcDependencyTimeout, 503},
+	{kms.ErrUpgradeInProgress, wire.ExcUnsupportedOperation, 400},
 	{sigv4.ErrMissingAuth, "MissingAuthenticationTokenException", 403},
 	{sigv4.ErrIncompleteSignature, "IncompleteSignatureException", 400},
 	{sigv4.ErrInvalidSignature, "InvalidSignatureException", 400},
@@ -106,6 +107,8 @@ func message(err, kind error) string {
 		return msgNoLease
 	case kind == kms.ErrNoLeader:
 		return msgNoLeader
+	case kind == kms.ErrUpgradeInProgress:
+		return "The region is being upgraded: this operation needs every node on a release that supports it. Finish the upgrade, then retry."
 	case kind == errTooLarge:
 		return msgTooLarge
 	case kind == errThrottled:

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
 
 	"github.com/kmsnode/kmsnode/kms"
 )
@@ -19,6 +20,13 @@ type Operator interface {
 	Members(ctx context.Context) (any, error)
 	// RemoveNode removes a node from the region.
 	RemoveNode(ctx context.Context, nodeID string) error
+	// Status summarises the node and its region (operator_status.go).
+	Status(ctx context.Context) (any, error)
+	// SaveSnapshot takes a backup of the region's state; RestoreSnapshot
+	// replaces the state by the archive read from body
+	// (operator_snapshot.go).
+	SaveSnapshot(ctx context.Context) (SnapshotStream, error)
+	RestoreSnapshot(ctx context.Context, body io.Reader, force bool) (any, error)
 }
 
 type removeNodeRequest struct {
@@ -37,6 +45,8 @@ func (r removeNodeRequest) Validate() error {
 func operatorRoutes(o Operator) map[string]route {
 	return map[string]route{
 		operatorPrefix + "GossipKeyring": gossipKeyringRoute(o), // operator_gossip.go
+		operatorPrefix + "Status":        statusRoute(o),        // operator_status.go
+		operatorPrefix + "SnapshotSave":  snapshotSaveRoute(o),  // operator_snapshot.go
 		operatorPrefix + "ListMembers": {maxBody: smallBody, handle: func(ctx context.Context, _ []byte) (any, error) {
 			m, err := o.Members(ctx)
 			if err != nil {

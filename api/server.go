@@ -39,6 +39,8 @@ type Config struct {
 	Operator Operator
 	// RateLimit bounds each caller's request rate (ratelimit.go).
 	RateLimit RateLimit
+	// Observer, when set, counts and times every call (metrics.go).
+	Observer Observer
 }
 
 // Server is the HTTP handler of the AWS KMS API.
@@ -103,6 +105,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.Start()
+	}
 	info := &kms.RequestInfo{ID: kms.NewRequestID()}
 	rec := &callAudit{}
 	target := r.Header.Get("X-Amz-Target")
@@ -115,18 +120,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("x-amzn-RequestId", info.ID)
 
-	resp, err := s.serve(r, info, rec, opName)
-	if err != nil {
+	resp, err := s.serve(w, r, info, rec, opName)
+	if st, ok := resp.(SnapshotStream); ok && err == nil {
+		err = s.writeStream(w, st) // operator_snapshot.go: raw bytes, not JSON
+	} else if err != nil {
 		s.writeError(w, err, opName, info.ID)
 	} else {
 		s.writeJSON(w, resp)
 		wipeResponse(resp)
 	}
-	s.audit(r, info, rec, opName, err, time.Since(start))
+	d := time.Since(start)
+	s.audit(r, info, rec, opName, err, d)
+	s.observe(opName, err, d) // metrics.go
 }
 
 // serve authenticates, routes and runs one call.
-func (s *Server) serve(r *http.Request, info *kms.RequestInfo, rec *callAudit, opName string) (resp any, err error) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, info *kms.RequestInfo, rec *callAudit, opName string) (resp any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic serving request", "op", opName, "request_id", info.ID, "panic", p, "stack", string(debug.Stack()))
@@ -144,6 +153,9 @@ func (s *Server) serve(r *http.Request, info *kms.RequestInfo, rec *callAudit, o
 	}
 	if err := s.limit.admit(r); err != nil {
 		return nil, err
+	}
+	if opName == operatorPrefix+"SnapshotRestore" && s.cfg.Operator != nil {
+		return s.serveRestore(w, r, info, rec) // operator_snapshot.go: the body is streamed, not buffered
 	}
 	buf := s.getBuf()
 	defer s.putBuf(buf)

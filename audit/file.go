@@ -62,6 +62,8 @@ type FileOptions struct {
 	// cannot be written; records beyond it are dropped. Default 16 MiB.
 	MaxPending int
 	Logger     *slog.Logger // state changes: failure, recovery, file replaced
+	// Observer, if set, times every write and fsync (stats.go).
+	Observer IOObserver
 	// StatePath, if set, keeps the chain head (seq and hash of the last
 	// line synced) in a small file outside the log, updated with every
 	// fsync. A sink that opens an empty or missing log (it was rotated
@@ -125,6 +127,10 @@ type FileSink struct {
 
 	dropped atomic.Uint64
 	failed  atomic.Pointer[error] // the current failure; nil while writable
+	// Figures for Stats (stats.go).
+	records  atomic.Uint64
+	failures atomic.Uint64
+	pending  atomic.Int64
 
 	infoMu sync.Mutex
 	info   ChainInfo // guarded by infoMu; published by the writer
@@ -207,6 +213,7 @@ func openFile(opts FileOptions, h hooks) (*FileSink, error) {
 	if h.sync == nil {
 		h.sync = (*os.File).Sync
 	}
+	h = h.observed(opts.Observer)
 	s := &FileSink{
 		// Checkpoints sign these as they appear in the file: valid UTF-8.
 		path: opts.Path, state: opts.StatePath, node: sanitize(opts.Node), region: sanitize(opts.Region),
@@ -405,6 +412,7 @@ func (s *FileSink) Close() error {
 // fail records err as the sink's current failure.
 func (s *FileSink) fail(err error) {
 	if s.failed.Swap(&err) == nil {
+		s.failures.Add(1)
 		s.failedAt = time.Now()
 		s.log.Error("audit log cannot be written", "path", s.path, "err", err)
 	}

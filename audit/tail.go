@@ -14,6 +14,12 @@ import (
 // (a key policy) at 32 KiB.
 const MaxLine = 4 << 20
 
+// ErrUnchainedLog is OpenFile's error for an existing file that does not end
+// with a hash-chained line: the log of a kmsnode before the chain (v0.1), or
+// not an audit log. Appending would make a log that can never verify; the
+// caller may move it aside (node does, on upgrade) and open again.
+var ErrUnchainedLog = errors.New("it does not end with a hash-chained line (a log of an older kmsnode, or not an audit log): move it aside to start a new one")
+
 // chainMembers are the members every chained line has.
 type chainMembers struct {
 	Seq  *uint64 `json:"seq"`
@@ -49,7 +55,7 @@ func resume(r io.ReaderAt, size int64) (c chain, torn int64, err error) {
 				line := buf[start:end]
 				var m chainMembers
 				if json.Unmarshal(line, &m) != nil || m.Seq == nil || m.Prev == nil {
-					return chain{}, 0, errors.New("it does not end with a hash-chained line (a log of an older kmsnode, or not an audit log): move it aside to start a new one")
+					return chain{}, 0, ErrUnchainedLog
 				}
 				return chain{seq: *m.Seq, head: sha256.Sum256(line)}, torn, nil
 			}

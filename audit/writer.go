@@ -17,6 +17,7 @@ func (s *FileSink) run() {
 	timer.Stop()
 	armed := false
 	for {
+		s.pending.Store(int64(s.queued + len(s.out) - s.outOff)) // for Stats
 		var due <-chan time.Time
 		if armed {
 			due = timer.C
@@ -97,6 +98,7 @@ func (s *FileSink) chainBatch() {
 			s.checkpoint()
 		}
 	}
+	s.records.Add(uint64(n))
 	clear(s.queue[:n])
 	s.queue = s.queue[n:]
 	if len(s.queue) == 0 {

@@ -28,6 +28,9 @@ type Cluster struct {
 	raft  *raft.Raft
 	store *raftboltdb.BoltStore
 	trans raft.Transport
+	snaps raft.SnapshotStore
+
+	snapMeta snapshotMeta // metrics.go
 
 	lease lease
 	log   *slog.Logger
@@ -116,7 +119,7 @@ func Open(cfg Config, f *fsm.FSM) (*Cluster, error) {
 		store.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	c := &Cluster{cfg: cfg, fsm: f, store: store, log: cfg.Logger, tr: cfg.Transport, closing: make(chan struct{})}
+	c := &Cluster{cfg: cfg, fsm: f, store: store, snaps: snaps, log: cfg.Logger, tr: cfg.Transport, closing: make(chan struct{})}
 	c.lease.init(cfg.Lease)
 	if c.tr == nil {
 		// A standalone node: one voter, so the in-memory transport is
@@ -156,6 +159,7 @@ func Open(cfg Config, f *fsm.FSM) (*Cluster, error) {
 	c.wg.Add(2)
 	go c.leaseLoop()
 	go c.leaderLoop()
+	c.OnLeader(c.levelLoop)
 	if c.tr != nil {
 		c.startRPC()
 		c.OnLeader(c.reconcileLoop)
@@ -176,6 +180,9 @@ func Open(cfg Config, f *fsm.FSM) (*Cluster, error) {
 // retries, with the same request ID, while there is no leader or leadership
 // was lost mid-apply, until ctx or the apply timeout ends.
 func (c *Cluster) Apply(ctx context.Context, cmd fsm.Command) error {
+	if err := c.checkLevel(ctx, cmd); err != nil {
+		return err
+	}
 	data, err := fsm.Encode(cmd)
 	if err != nil {
 		return err

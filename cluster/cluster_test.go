@@ -60,7 +60,11 @@ func TestRenewLeaseOnLeader(t *testing.T) {
 func TestIdleLeaderWritesNoLog(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t, t.TempDir())
-	c := openReady(t, cfg, fsm.New())
+	f := fsm.New()
+	c := openReady(t, cfg, f)
+	// A new region's leader writes one SetLevel (level.go); idle starts
+	// after it.
+	waitFor(t, "the command level is raised", func() bool { return f.Level() == fsm.MaxLevel })
 	last := func() string { return c.Stats()["last_log_index"] }
 	before := last()
 	// Several lease periods, each with 4 renewals.

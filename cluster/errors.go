@@ -14,3 +14,7 @@ var (
 
 // ErrUnknownNode: no member of the region has that node ID.
 var ErrUnknownNode = errors.New("cluster: no such node in the region")
+
+// ErrUpgradeInProgress: the command belongs to a newer command level than
+// the region runs at; some node runs an older release (cluster/level.go).
+var ErrUpgradeInProgress = errors.New("cluster: the region is being upgraded")

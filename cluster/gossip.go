@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
 	"github.com/hashicorp/raft"
+	"github.com/kmsnode/kmsnode/fsm"
 )
 
 // gossip is the region's memberlist LAN pool (design-notes §3.2). It says
@@ -42,6 +44,9 @@ type nodeMeta struct {
 	Cluster string `json:"c"` // cluster port: Raft and RPC
 	API     string `json:"a,omitempty"`
 	Expect  int    `json:"e,omitempty"` // bootstrap-expect
+	// Level is the highest command level the node's release applies
+	// (fsm.MaxLevel; level.go). Absent (0) from v0.1 nodes, which apply 1.
+	Level uint32 `json:"l,omitempty"`
 }
 
 func decodeMeta(b []byte) (nodeMeta, bool) {
@@ -55,7 +60,7 @@ func decodeMeta(b []byte) (nodeMeta, bool) {
 func gossipLabel(region string) string { return "kms/" + region + "/lan" }
 
 func startGossip(c *Cluster) (*gossip, error) {
-	meta, err := json.Marshal(nodeMeta{V: 1, Region: c.cfg.Region, Cluster: c.tr.Addr(), API: c.cfg.APIAddr, Expect: c.cfg.BootstrapExpect})
+	meta, err := json.Marshal(nodeMeta{V: 1, Region: c.cfg.Region, Cluster: c.tr.Addr(), API: c.cfg.APIAddr, Expect: c.cfg.BootstrapExpect, Level: fsm.MaxLevel})
 	if err != nil || len(meta) > memberlist.MetaMaxSize {
 		return nil, errors.New("cluster: node metadata too large for gossip")
 	}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -102,7 +103,7 @@ func (c *Cluster) GossipKeyring(op string, key []byte) (GossipKeyring, error) {
 		if k == nil {
 			return self, ErrGossipKeyNotInstalled
 		}
-		if !bytes.Equal(kr.GetPrimaryKey(), k) {
+		if subtle.ConstantTimeCompare(kr.GetPrimaryKey(), k) != 1 {
 			// The keyring's own copy becomes primary, never the caller's
 			// buffer, which the caller may wipe.
 			if err := kr.UseKey(k); err != nil {
@@ -111,7 +112,7 @@ func (c *Cluster) GossipKeyring(op string, key []byte) (GossipKeyring, error) {
 			c.log.Info("gossip key in use", "fingerprint", fp)
 		}
 	case "remove":
-		if bytes.Equal(kr.GetPrimaryKey(), key) {
+		if subtle.ConstantTimeCompare(kr.GetPrimaryKey(), key) == 1 {
 			return self, ErrGossipKeyInUse
 		}
 		if installed(kr, key) != nil {
@@ -130,7 +131,7 @@ func (c *Cluster) GossipKeyring(op string, key []byte) (GossipKeyring, error) {
 // installed returns the keyring's own copy of key, or nil.
 func installed(kr *memberlist.Keyring, key []byte) []byte {
 	for _, k := range kr.GetKeys() {
-		if bytes.Equal(k, key) {
+		if subtle.ConstantTimeCompare(k, key) == 1 {
 			return k
 		}
 	}
@@ -151,7 +152,7 @@ func remove(kr *memberlist.Keyring, key []byte) error {
 	keys := kr.GetKeys()
 	i := -1
 	for j, k := range keys {
-		if bytes.Equal(k, key) {
+		if subtle.ConstantTimeCompare(k, key) == 1 {
 			i = j
 		}
 	}

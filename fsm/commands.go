@@ -45,6 +45,8 @@ const (
 	// Seal changes (seal_cmds.go).
 	CmdAddTerm CommandType = 25 // v0.2
 	CmdRekey   CommandType = 26 // v0.2
+	// The region's command level (level.go); encoded with IgnorableFlag.
+	CmdSetLevel CommandType = 27 // v0.2
 )
 
 // Req is carried by every command: the request ID that makes it idempotent
@@ -239,7 +241,11 @@ func Encode(c Command) ([]byte, error) {
 		return nil, fmt.Errorf("fsm: encode %T: %w", c, err)
 	}
 	out := make([]byte, 0, len(body)+1)
-	out = append(out, byte(c.Type()))
+	t := c.Type()
+	if ignorableTypes[t] {
+		t |= IgnorableFlag
+	}
+	out = append(out, byte(t))
 	return append(out, body...), nil
 }
 

@@ -67,6 +67,7 @@ type state struct {
 	reqs         map[string]reqResult // request ID → result, for idempotency
 	reqOrder     []reqEntry           // apply order, for expiry
 	applied      uint64               // Raft index of the last command applied
+	level        uint32               // command level (level.go); 0 in a v0.1 state means 1
 	touched      []string             // keys written by the command being applied (putKey, dropKey)
 }
 
@@ -299,6 +300,7 @@ func (st *state) copy() *state {
 		identityARNs: append([]string(nil), st.identityARNs...),
 		accessKeys:   make(map[string]string, len(st.accessKeys)),
 		applied:      st.applied,
+		level:        st.level,
 		reqs:         make(map[string]reqResult, len(st.reqs)),
 		reqOrder:     append([]reqEntry(nil), st.reqOrder...),
 	}

@@ -40,6 +40,7 @@ func identityGoldenCommands() []Command {
 		&DeleteAccessKey{Req: goldenReq, ARN: arnAlice, AccessKeyID: "AKIAGOLDENGOLDEN0002"},
 		&PutIdentityPolicy{Req: goldenReq, ARN: arnAlice, Policy: NamedPolicy{Name: "p", Document: `{"Statement":[]}`}},
 		&DeleteIdentityPolicy{Req: goldenReq, ARN: arnAlice, Name: "p"},
+		&SetLevel{Req: goldenReq, Level: 2},
 	}
 }
 
@@ -48,7 +49,9 @@ func identityGoldenCommands() []Command {
 func (g *gen) identityCommand(r Req) Command {
 	arn := genIdentities[g.c.pick(len(genIdentities))]
 	akid := fmt.Sprintf("AKIAGEN%013d", g.c.pick(6))
-	switch g.c.pick(7) {
+	switch g.c.pick(8) {
+	case 7:
+		return &SetLevel{Req: r, Level: uint32(g.c.pick(3))} // 0 is refused
 	case 0, 1:
 		id := fixtureIdentity(arn)
 		if g.c.pick(2) == 0 {

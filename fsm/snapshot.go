@@ -17,6 +17,7 @@ const snapshotMagic = "kmsnode-fsm-snapshot 1\n"
 // give byte-identical snapshots.
 type snapshotDoc struct {
 	Applied uint64   `json:"applied"`
+	Level   uint32   `json:"level,omitempty"`
 	Seal    *Seal    `json:"seal,omitempty"`
 	Keys    []*Key   `json:"keys"`
 	Aliases []*Alias `json:"aliases"`
@@ -46,7 +47,7 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 func (s *snapshot) Release() {}
 
 func (st *state) doc() snapshotDoc {
-	d := snapshotDoc{Applied: st.applied, Seal: st.seal, Keys: make([]*Key, 0, len(st.keyIDs)), Aliases: make([]*Alias, 0, len(st.aliasNames))}
+	d := snapshotDoc{Applied: st.applied, Level: st.level, Seal: st.seal, Keys: make([]*Key, 0, len(st.keyIDs)), Aliases: make([]*Alias, 0, len(st.aliasNames))}
 	for _, id := range st.keyIDs {
 		d.Keys = append(d.Keys, st.keys[id])
 	}
@@ -73,6 +74,11 @@ func (st *state) write(w io.Writer) error {
 	enc.raw(`{"applied":`)
 	enc.value(st.applied)
 	enc.raw(",")
+	if st.level != 0 {
+		enc.raw(`"level":`)
+		enc.value(st.level)
+		enc.raw(",")
+	}
 	if st.seal != nil {
 		enc.raw(`"seal":`)
 		enc.value(st.seal)
@@ -151,6 +157,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 	}
 	st := newState()
 	st.applied = d.Applied
+	st.level = d.Level
 	st.seal = d.Seal
 	for _, k := range d.Keys {
 		if k == nil || k.ID == "" || len(k.Materials) == 0 {

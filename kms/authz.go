@@ -139,6 +139,11 @@ func (s *Service) authorizeKey(ctx context.Context, op string, k *fsm.Key, ec ma
 	if len(ri.GrantTokens) > 0 {
 		nk, err := s.withGrantTokens(ctx, k, ri.GrantTokens)
 		if err != nil {
+			if op == "Decrypt" || op == "ReEncryptFrom" {
+				// A token error would tell a caller who may not use the
+				// key that it exists.
+				return s.denied(ri, action, resource, op, false)
+			}
 			return err
 		}
 		k = nk

@@ -14,11 +14,11 @@ type CreateAccessKeyResponse struct {
 // CreateAccessKey is KmsNodeOperator.CreateAccessKey: a second key lets an
 // application rotate its credentials without downtime.
 func (s *Service) CreateAccessKey(ctx context.Context, req *IdentityRequest) (*CreateAccessKeyResponse, error) {
-	if err := s.authorizeAccount(ctx, "kmsnode:CreateAccessKey"); err != nil {
-		return nil, err
-	}
 	arn, _, _, err := s.identityARN(req.Identity)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeIdentityKeys(ctx, "kmsnode:CreateAccessKey", arn); err != nil {
 		return nil, err
 	}
 	r := s.req(ctx)

@@ -55,13 +55,14 @@ func (s *Service) CreateGrant(ctx context.Context, req *wire.CreateGrantRequest)
 	if err != nil {
 		return nil, err
 	}
+	// The checks that depend on the key (its spec and usage) answer only a
+	// caller allowed to create grants on it: authorization comes first, on
+	// the grant as asked, and a refused caller learns nothing of the key.
 	ops := uniqueOperations(req.Operations)
-	if err := s.checkGrantOperations(k, ops); err != nil {
-		return nil, err
-	}
-	constraints, err := s.checkConstraints(k, ops, req.Constraints)
-	if err != nil {
-		return nil, err
+	verr := s.checkGrantOperations(k, ops)
+	var constraints *fsm.GrantConstraints
+	if verr == nil {
+		constraints, verr = s.checkConstraints(k, ops, req.Constraints)
 	}
 	r := s.req(ctx)
 	id, err := newGrantID(RequestFrom(ctx).IdempotencyID)
@@ -74,6 +75,9 @@ func (s *Service) CreateGrant(ctx context.Context, req *wire.CreateGrantRequest)
 	}
 	if err := s.authorizeKey(grantConditions(ctx, &g), "CreateGrant", k, constraintContext(constraints)); err != nil {
 		return nil, err
+	}
+	if verr != nil {
+		return nil, verr
 	}
 	if err := s.notPendingDeletion(k); err != nil {
 		return nil, err

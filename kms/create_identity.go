@@ -26,15 +26,20 @@ type CreateIdentityResponse struct {
 
 // CreateIdentity is KmsNodeOperator.CreateIdentity.
 func (s *Service) CreateIdentity(ctx context.Context, req *CreateIdentityRequest) (*CreateIdentityResponse, error) {
-	if err := s.authorizeAccount(ctx, "kmsnode:CreateIdentity"); err != nil {
-		return nil, err
-	}
 	arn, typ, name, err := s.identityARN(req.Identity)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.authorizeResource(ctx, "kmsnode:CreateIdentity", arn); err != nil {
+		return nil, err
+	}
 	if typ == fsm.IdentityRoot {
 		return nil, validation("Identity", req.Identity, "The account root identity is created with the region and cannot be created again")
+	}
+	if s.operators[arn] {
+		// A key policy or grant naming the operator credential's principal
+		// must not start to mean a new identity of the same name.
+		return nil, validation("Identity", req.Identity, "The name belongs to an operator credential of this node's configuration")
 	}
 	tags, err := identityTags(req.Tags)
 	if err != nil {

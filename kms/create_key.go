@@ -53,6 +53,12 @@ func (s *Service) CreateKey(ctx context.Context, req *wire.CreateKeyRequest) (*w
 	if err := s.authorizeAccount(ctx, "kms:CreateKey"); err != nil {
 		return nil, err
 	}
+	if len(req.Tags) > 0 {
+		// AWS asks for kms:TagResource too when a key is created with tags.
+		if err := s.authorizeAccount(ctx, "kms:TagResource"); err != nil {
+			return nil, err
+		}
+	}
 	doc := req.Policy
 	if doc == "" {
 		doc = policy.DefaultKeyPolicy(s.cfg.Partition, s.cfg.AccountID)

@@ -78,9 +78,21 @@ func (s *Service) open(ctx context.Context, op string, blob []byte, ec map[strin
 		return nil, 0, nil, invalid
 	}
 	id := h.Ref.String()
+	// unknown answers a blob whose key this region does not hold: the
+	// same as a forged blob (or the KeyId's NotFound) to a caller who could
+	// have used such a key, the one AccessDenied text to anyone else.
+	unknown := func(err error) error {
+		if s.authorizeResource(ctx, kmsAction(op), s.keyARN(id)) != nil {
+			return s.denied(RequestFrom(ctx), kmsAction(op), s.keyARN(id), op, false)
+		}
+		return err
+	}
 	if wantRef != "" {
 		want, err := s.findKey(ctx, wantRef, keyOrAlias)
 		if err != nil {
+			if isNotFound(err) {
+				return nil, 0, nil, unknown(err)
+			}
 			return nil, 0, nil, err
 		}
 		if want.ID != id {
@@ -92,13 +104,7 @@ func (s *Service) open(ctx context.Context, op string, blob []byte, ec map[strin
 		k, ok = s.fsm.Key(id)
 	}
 	if !ok {
-		// Unknown or deleted key: the same answer as a forged blob, to a
-		// caller who could have used such a key.
-		ri := RequestFrom(ctx)
-		if s.authorizeResource(ctx, "kms:"+op, s.keyARN(id)) != nil {
-			return nil, 0, nil, s.denied(ri, "kms:"+op, s.keyARN(id), op, false)
-		}
-		return nil, 0, nil, invalid
+		return nil, 0, nil, unknown(invalid)
 	}
 	RequestFrom(ctx).KeyARN = s.keyARN(id)
 	if err := s.authorizeKey(ctx, op, k, ec); err != nil {

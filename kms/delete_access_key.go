@@ -14,14 +14,19 @@ type DeleteAccessKeyRequest struct {
 // DeleteAccessKey is KmsNodeOperator.DeleteAccessKey. Signatures made with
 // the key fail from the moment the deletion is applied on a node.
 func (s *Service) DeleteAccessKey(ctx context.Context, req *DeleteAccessKeyRequest) (struct{}, error) {
-	if err := s.authorizeAccount(ctx, "kmsnode:DeleteAccessKey"); err != nil {
-		return struct{}{}, err
-	}
 	id, _, ok := s.fsm.IdentityByAccessKey(req.AccessKeyId)
 	if !ok {
+		// Only a caller who may delete access keys at all learns that
+		// this one does not exist.
+		if err := s.authorizeAccount(ctx, "kmsnode:DeleteAccessKey"); err != nil {
+			return struct{}{}, err
+		}
 		return struct{}{}, errorf(ErrNotFound, "Access key '%s' does not exist.", req.AccessKeyId)
 	}
-	if err := s.cluster.Apply(ctx, &fsm.DeleteAccessKey{Req: s.req(ctx), ARN: id.ARN, AccessKeyID: req.AccessKeyId}); err != nil {
+	if err := s.authorizeIdentityKeys(ctx, "kmsnode:DeleteAccessKey", id.ARN); err != nil {
+		return struct{}{}, err
+	}
+	if err := s.cluster.ApplyRevoking(ctx, &fsm.DeleteAccessKey{Req: s.req(ctx), ARN: id.ARN, AccessKeyID: req.AccessKeyId}); err != nil {
 		return struct{}{}, s.identityError(err, req.AccessKeyId)
 	}
 	return struct{}{}, nil

@@ -16,17 +16,19 @@ type IdentityRequest struct {
 // removed; one call is what an operator wants here). The root identity
 // cannot be deleted: it is the way back in.
 func (s *Service) DeleteIdentity(ctx context.Context, req *IdentityRequest) (struct{}, error) {
-	if err := s.authorizeAccount(ctx, "kmsnode:DeleteIdentity"); err != nil {
-		return struct{}{}, err
-	}
 	arn, typ, _, err := s.identityARN(req.Identity)
 	if err != nil {
+		return struct{}{}, err
+	}
+	if err := s.authorizeResource(ctx, "kmsnode:DeleteIdentity", arn); err != nil {
 		return struct{}{}, err
 	}
 	if typ == fsm.IdentityRoot {
 		return struct{}{}, validation("Identity", req.Identity, "The account root identity cannot be deleted")
 	}
-	if err := s.cluster.Apply(ctx, &fsm.DeleteIdentity{Req: s.req(ctx), ARN: arn}); err != nil {
+	// Revoking: it returns once no node of the region still accepts the
+	// identity's signatures (cluster.ApplyRevoking).
+	if err := s.cluster.ApplyRevoking(ctx, &fsm.DeleteIdentity{Req: s.req(ctx), ARN: arn}); err != nil {
 		return struct{}{}, s.identityError(err, arn)
 	}
 	return struct{}{}, nil

@@ -37,6 +37,9 @@ var (
 var (
 	ErrNoLease  = cluster.ErrNoLease
 	ErrNoLeader = cluster.ErrNoLeader
+	// ErrUpgradeInProgress: a change of a newer release while some node of
+	// the region still runs an older one (cluster/level.go).
+	ErrUpgradeInProgress = cluster.ErrUpgradeInProgress
 )
 
 // Error is a domain error with the message the client sees.

@@ -10,18 +10,21 @@ type GetIdentityResponse struct {
 // GetIdentity is KmsNodeOperator.GetIdentity. An empty Identity describes
 // the caller (like STS GetCallerIdentity), which every caller may do.
 func (s *Service) GetIdentity(ctx context.Context, req *IdentityRequest) (*GetIdentityResponse, error) {
+	ri := RequestFrom(ctx)
 	ref := req.Identity
 	if ref == "" {
-		ref = RequestFrom(ctx).Principal
-		if ref == "" {
-			return nil, s.denied(RequestFrom(ctx), "kmsnode:GetIdentity", "*", "", false)
+		if ref = ri.Principal; ref == "" {
+			return nil, s.denied(ri, "kmsnode:GetIdentity", "*", "", false)
 		}
-	} else if err := s.authorizeAccount(ctx, "kmsnode:GetIdentity"); err != nil {
-		return nil, err
 	}
 	arn, _, _, err := s.identityARN(ref)
 	if err != nil {
 		return nil, err
+	}
+	if arn != ri.Principal { // describing oneself needs no permission
+		if err := s.authorizeResource(ctx, "kmsnode:GetIdentity", arn); err != nil {
+			return nil, err
+		}
 	}
 	id, ok := s.fsm.Identity(arn)
 	if !ok {

@@ -6,10 +6,13 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/kmsnode/kmsnode/cluster"
 	"github.com/kmsnode/kmsnode/crypto"
 	"github.com/kmsnode/kmsnode/fsm"
 	"github.com/kmsnode/kmsnode/policy"
@@ -78,6 +81,18 @@ func (s *Service) identityARN(ref string) (arn, typ, name string, err error) {
 	return base + typ + "/" + name, typ, name, nil
 }
 
+// authorizeIdentityKeys checks an access-key operation on the identity arn:
+// the action on that identity's ARN, as IAM scopes iam:CreateAccessKey to
+// the user; and the account root's keys only for the root itself, since a
+// root key opens everything a default key policy guards.
+func (s *Service) authorizeIdentityKeys(ctx context.Context, action, arn string) error {
+	ri := RequestFrom(ctx)
+	if arn == s.rootARN() && ri.Principal != arn {
+		return s.denied(ri, action, arn, "", false)
+	}
+	return s.authorizeResource(ctx, action, arn)
+}
+
 // identityError maps FSM rejections of identity commands.
 func (s *Service) identityError(err error, arn string) error {
 	switch {
@@ -118,6 +133,22 @@ func (s *Service) newAccessKey(at int64) (fsm.AccessKey, string, error) {
 	}
 	return fsm.AccessKey{ID: akid, SealedSecret: sealed, CreatedAt: at}, string(text), nil
 }
+
+// String describes k without its secret, so printing an AccessKeyInfo
+// (any verb, through String, GoString or Format) never reveals it.
+func (k AccessKeyInfo) String() string {
+	s := "AccessKeyInfo{AccessKeyId: " + k.AccessKeyId
+	if k.SecretAccessKey != "" {
+		s += ", SecretAccessKey: [REDACTED]"
+	}
+	return s + "}"
+}
+
+// GoString is String.
+func (k AccessKeyInfo) GoString() string { return k.String() }
+
+// Format writes String for every verb.
+func (k AccessKeyInfo) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
 
 func (s *Service) identityInfo(id *fsm.Identity) IdentityInfo {
 	out := IdentityInfo{Arn: id.ARN, Name: id.Name, Type: id.Type, CreatedAt: unixSeconds(id.CreatedAt)}
@@ -161,7 +192,14 @@ func (s *Service) CreateRootIdentity(ctx context.Context) (akid, secret string, 
 	id := fsm.Identity{ARN: s.rootARN(), Type: fsm.IdentityRoot, Name: "root", CreatedAt: at, AccessKeys: []fsm.AccessKey{ak}}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err = s.cluster.Apply(ctx, &fsm.CreateIdentity{Req: fsm.Req{ID: newRequestID(), At: at}, Identity: id})
+	cmd := &fsm.CreateIdentity{Req: fsm.Req{ID: newRequestID(), At: at}, Identity: id}
+	// A new region starts at command level 1; its leader raises the level
+	// within a second of seeing every node (cluster/level.go).
+	for err = s.cluster.Apply(ctx, cmd); errors.Is(err, cluster.ErrUpgradeInProgress); err = s.cluster.Apply(ctx, cmd) {
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return "", "", fmt.Errorf("kms: the region's command level was not raised: %w", err)
+		}
+	}
 	if errors.Is(err, fsm.ErrIdentityExists) {
 		return "", "", nil // another node of the region created it
 	}

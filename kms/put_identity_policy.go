@@ -17,11 +17,11 @@ type IdentityPolicyRequest struct {
 // PutIdentityPolicy is KmsNodeOperator.PutIdentityPolicy: it adds or
 // replaces an inline identity policy (AWS IAM policy grammar, no Principal).
 func (s *Service) PutIdentityPolicy(ctx context.Context, req *IdentityPolicyRequest) (struct{}, error) {
-	if err := s.authorizeAccount(ctx, "kmsnode:PutIdentityPolicy"); err != nil {
-		return struct{}{}, err
-	}
 	arn, typ, _, err := s.identityARN(req.Identity)
 	if err != nil {
+		return struct{}{}, err
+	}
+	if err := s.authorizeResource(ctx, "kmsnode:PutIdentityPolicy", arn); err != nil {
 		return struct{}{}, err
 	}
 	if typ == fsm.IdentityRoot {
@@ -34,7 +34,8 @@ func (s *Service) PutIdentityPolicy(ctx context.Context, req *IdentityPolicyRequ
 		return struct{}{}, err
 	}
 	cmd := &fsm.PutIdentityPolicy{Req: s.req(ctx), ARN: arn, Policy: fsm.NamedPolicy{Name: req.PolicyName, Document: req.PolicyDocument}}
-	if err := s.cluster.Apply(ctx, cmd); err != nil {
+	// Revoking: a narrower policy binds every node before the answer.
+	if err := s.cluster.ApplyRevoking(ctx, cmd); err != nil {
 		return struct{}{}, s.identityError(err, arn)
 	}
 	return struct{}{}, nil
@@ -48,11 +49,11 @@ type GetIdentityPolicyResponse struct {
 
 // GetIdentityPolicy is KmsNodeOperator.GetIdentityPolicy.
 func (s *Service) GetIdentityPolicy(ctx context.Context, req *IdentityPolicyRequest) (*GetIdentityPolicyResponse, error) {
-	if err := s.authorizeAccount(ctx, "kmsnode:GetIdentityPolicy"); err != nil {
-		return nil, err
-	}
 	arn, _, _, err := s.identityARN(req.Identity)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeResource(ctx, "kmsnode:GetIdentityPolicy", arn); err != nil {
 		return nil, err
 	}
 	if id, ok := s.fsm.Identity(arn); ok {
@@ -67,14 +68,14 @@ func (s *Service) GetIdentityPolicy(ctx context.Context, req *IdentityPolicyRequ
 
 // DeleteIdentityPolicy is KmsNodeOperator.DeleteIdentityPolicy.
 func (s *Service) DeleteIdentityPolicy(ctx context.Context, req *IdentityPolicyRequest) (struct{}, error) {
-	if err := s.authorizeAccount(ctx, "kmsnode:DeleteIdentityPolicy"); err != nil {
-		return struct{}{}, err
-	}
 	arn, _, _, err := s.identityARN(req.Identity)
 	if err != nil {
 		return struct{}{}, err
 	}
-	if err := s.cluster.Apply(ctx, &fsm.DeleteIdentityPolicy{Req: s.req(ctx), ARN: arn, Name: req.PolicyName}); err != nil {
+	if err := s.authorizeResource(ctx, "kmsnode:DeleteIdentityPolicy", arn); err != nil {
+		return struct{}{}, err
+	}
+	if err := s.cluster.ApplyRevoking(ctx, &fsm.DeleteIdentityPolicy{Req: s.req(ctx), ARN: arn, Name: req.PolicyName}); err != nil {
 		return struct{}{}, s.identityError(err, arn)
 	}
 	return struct{}{}, nil

@@ -26,7 +26,7 @@ func (s *Service) PutKeyPolicy(ctx context.Context, req *wire.PutKeyPolicyReques
 			return nil, err
 		}
 	}
-	if err := s.apply(ctx, &fsm.PutKeyPolicy{Req: s.req(ctx), KeyID: k.ID, Policy: req.Policy}); err != nil {
+	if err := s.applyRevoking(ctx, &fsm.PutKeyPolicy{Req: s.req(ctx), KeyID: k.ID, Policy: req.Policy}); err != nil {
 		return nil, err
 	}
 	return &wire.PutKeyPolicyResponse{}, nil

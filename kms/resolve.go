@@ -48,8 +48,11 @@ func (s *Service) findKey(ctx context.Context, ref string, kind keyRefKind) (*fs
 	if err == nil {
 		ri := RequestFrom(ctx)
 		ri.KeyARN = s.keyARN(k.ID)
+		// kms:RequestAlias is this reference's alias, never an earlier
+		// one's (ReEncrypt resolves two keys). A key ID never holds "alias/".
+		ri.RequestAlias = ""
 		if i := strings.Index(ref, "alias/"); i >= 0 {
-			ri.RequestAlias = ref[i:] // kms:RequestAlias; a key ID never holds "alias/"
+			ri.RequestAlias = ref[i:]
 		}
 	}
 	return k, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kmsnode/kmsnode/crypto"
@@ -36,6 +37,11 @@ type sealState struct {
 	retryAt  time.Time
 	rekey    *rekeyState // rekey.go
 	unsealed chan struct{}
+	// opened is the check value of the root key the keyring came from (nil
+	// while sealed), read without mu by the FSM's Restored hook; replaced
+	// tells the node that a restore brought another seal (restore.go).
+	opened   atomic.Pointer[[]byte]
+	replaced sealReplaced
 }
 
 // unsealedCh returns the channel closed once the node is unsealed; mu held.
@@ -213,6 +219,8 @@ func (s *Service) initSeal(ctx context.Context, u Unsealer, shamir *fsm.ShamirPa
 func (s *Service) adoptLocked(root []byte) {
 	crypto.Zero(s.unseal.root)
 	s.unseal.root = append([]byte(nil), root...)
+	check := crypto.RootCheck(root)
+	s.unseal.opened.Store(&check)
 	s.keyring.SetTermLoader(s.loadTerm)
 	ch := s.unseal.unsealedCh()
 	select {
@@ -277,6 +285,7 @@ func (s *Service) CheckUnsealed() error {
 // Close zeroes the root key, the keyring, cached material and any unseal
 // or rekey shares held.
 func (s *Service) Close() {
+	s.secrets.forget()
 	s.unseal.mu.Lock()
 	crypto.Zero(s.unseal.root)
 	s.unseal.root = nil

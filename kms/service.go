@@ -37,6 +37,9 @@ type Config struct {
 	// the node's configuration; they hold an allow-everything identity
 	// policy (authz.go).
 	AdminAccessKeys []string
+	// OperatorPrincipals are those credentials' principal ARNs; no
+	// identity may be created under them.
+	OperatorPrincipals []string
 }
 
 // Service implements the KMS operations for one node.
@@ -49,6 +52,7 @@ type Service struct {
 	log       *slog.Logger
 	prefix    string // "arn:<partition>:kms:<region>:<account>:", built once: ARNs are on every call's path
 	admins    map[string]bool
+	operators map[string]bool // OperatorPrincipals
 	policies  policyCache
 	// callers caches *callerAuth by *fsm.Identity (authz.go).
 	callers     sync.Map
@@ -76,7 +80,11 @@ func New(cfg Config, c Cluster, f *fsm.FSM) *Service {
 	for _, a := range cfg.AdminAccessKeys {
 		s.admins[a] = true
 	}
-	f.SetHooks(fsm.Hooks{KeyDeleted: s.materials.forgetKey, Restored: s.materials.forgetAll})
+	s.operators = make(map[string]bool, len(cfg.OperatorPrincipals))
+	for _, p := range cfg.OperatorPrincipals {
+		s.operators[p] = true
+	}
+	f.SetHooks(fsm.Hooks{KeyDeleted: s.materials.forgetKey, Restored: s.restored}) // restore.go
 	return s
 }
 

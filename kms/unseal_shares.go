@@ -31,12 +31,15 @@ type SealStatus struct {
 }
 
 // Back-off after a failed unseal or rekey attempt: 1 s, doubling per
-// consecutive failure, at most a minute. A set of shares is one guess at a
+// consecutive failure, at most 4 s. A set of shares is one guess at a
 // 256-bit key, so this is not what protects it; it keeps an unauthenticated
-// caller from flooding the node with attempts and its log with failures.
+// caller from flooding the node with attempts and its log with failures
+// (the API's rate limit does the rest). It stays short on purpose: anyone
+// may send shares, so a long back-off would let junk shares keep the
+// operators out.
 const (
 	unsealBackoff    = time.Second
-	maxUnsealBackoff = time.Minute
+	maxUnsealBackoff = 4 * time.Second
 )
 
 // SealStatus reports the node's seal state. A node that has not seen the

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kmsnode/kmsnode/audit"
 	"github.com/kmsnode/kmsnode/crypto"
@@ -46,11 +47,24 @@ func (n *Node) openAudit() error {
 	if err != nil {
 		return err
 	}
-	sink, err := audit.OpenFile(audit.FileOptions{
+	opts := audit.FileOptions{
 		Path: path, Node: n.cfg.NodeID, Region: n.cfg.Region, Signer: signer,
 		StatePath: filepath.Join(n.cfg.DataDir, "audit.state"), // continues the chain after a rotation
 		Logger:    n.log.With("component", "audit"),
-	})
+		Observer:  n.metrics.AuditObserver(), // write and fsync latency (metrics.go)
+	}
+	sink, err := audit.OpenFile(opts)
+	if errors.Is(err, audit.ErrUnchainedLog) {
+		// The log of a release before the hash chain (an upgrade): keep it
+		// whole under another name and start a chained one.
+		old := fmt.Sprintf("%s.unchained-%d", path, time.Now().Unix())
+		if rerr := os.Rename(path, old); rerr != nil {
+			signer.Wipe()
+			return fmt.Errorf("node: %w (and moving it aside failed: %v)", err, rerr)
+		}
+		n.log.Warn("the audit log predates the hash chain; it was moved aside and a chained log starts now", "old", old, "path", path)
+		sink, err = audit.OpenFile(opts)
+	}
 	if err != nil {
 		signer.Wipe()
 		return fmt.Errorf("node: %w", err)

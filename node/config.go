@@ -50,7 +50,7 @@ type Config struct {
 	Credentials []sigv4.Credential
 	// CreateRootIdentity creates the account root identity with an access
 	// key when the region has no identity yet (kmsnode serve); the node that
-	// creates it reports it in Node.RootCredentials.
+	// creates it reports it through Node.TakeRootCredentials.
 	CreateRootIdentity bool
 
 	Seal SealConfig
@@ -63,6 +63,12 @@ type Config struct {
 	// AuditFailOpen keeps the node serving when its audit log cannot be
 	// written (default: it refuses every call until the log recovers).
 	AuditFailOpen bool
+
+	// MetricsAddr, when set, serves Prometheus metrics at /metrics on a
+	// listener of its own (metrics.go); a non-loopback address needs
+	// MetricsAllowRemote.
+	MetricsAddr        string
+	MetricsAllowRemote bool
 
 	// Raft tuning, mostly for tests.
 	RaftHeartbeatTimeout time.Duration
@@ -118,7 +124,7 @@ type SealConfig struct {
 	// (kmsnode serve: standard output; never the log). Required for shamir.
 	Output io.Writer
 	// Initialised, when set, is called after a node that started sealed
-	// initialised a new region (it is then unsealed; RootCredentials may
+	// initialised a new region (it is then unsealed; TakeRootCredentials may
 	// be set).
 	Initialised func(*Node)
 }

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"io"
 
 	"github.com/kmsnode/kmsnode/api/sigv4"
 	"github.com/kmsnode/kmsnode/kms"
@@ -36,13 +38,14 @@ func (n *Node) credentialStore() credentialStore {
 	return credentialStore{static: st, kms: n.kms}
 }
 
-// adminAccessKeys lists the access key IDs of the configured credentials.
-func adminAccessKeys(cfg *Config) []string {
-	out := make([]string, 0, len(cfg.Credentials))
+// operatorCredentials lists the access key IDs and principals of the
+// configured credentials.
+func operatorCredentials(cfg *Config) (akids, principals []string) {
 	for _, c := range cfg.Credentials {
-		out = append(out, c.AccessKeyID)
+		akids = append(akids, c.AccessKeyID)
+		principals = append(principals, c.Principal)
 	}
-	return out
+	return akids, principals
 }
 
 // RootCredentials is the account root's first access key, set on the one
@@ -54,17 +57,40 @@ type RootCredentials struct {
 	Principal       string
 }
 
+// String describes c without its secret; every fmt verb prints this.
+func (c RootCredentials) String() string {
+	return "RootCredentials{AccessKeyID: " + c.AccessKeyID + ", Principal: " + c.Principal + ", SecretAccessKey: [REDACTED]}"
+}
+
+// Format writes String for every verb.
+func (c RootCredentials) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// TakeRootCredentials returns the root credentials this node created, once:
+// the node forgets them, so the secret lives no longer than its printing.
+func (n *Node) TakeRootCredentials() *RootCredentials {
+	n.rootMu.Lock()
+	defer n.rootMu.Unlock()
+	rc := n.rootCreds
+	n.rootCreds = nil
+	return rc
+}
+
 // createRootIdentity creates the root identity of a new region (Config.
 // CreateRootIdentity) when this node leads it and no identity exists yet.
-func (n *Node) createRootIdentity(ctx context.Context) error {
-	if !n.cfg.CreateRootIdentity || !n.cluster.IsLeader() {
+// fresh says the node started without Raft state: a region upgraded from a
+// release without identities keeps its operator credentials and gets no
+// root identity behind its operator's back.
+func (n *Node) createRootIdentity(ctx context.Context, fresh bool) error {
+	if !fresh || !n.cfg.CreateRootIdentity || !n.cluster.IsLeader() {
 		return nil
 	}
 	akid, secret, err := n.kms.CreateRootIdentity(ctx)
 	if err != nil || akid == "" {
 		return err
 	}
-	n.RootCredentials = &RootCredentials{
+	n.rootMu.Lock()
+	defer n.rootMu.Unlock()
+	n.rootCreds = &RootCredentials{
 		AccessKeyID: akid, SecretAccessKey: secret,
 		Principal: "arn:" + n.cfg.Partition + ":iam::" + n.cfg.AccountID + ":root",
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -21,6 +22,7 @@ import (
 	"github.com/kmsnode/kmsnode/audit"
 	"github.com/kmsnode/kmsnode/cluster"
 	"github.com/kmsnode/kmsnode/fsm"
+	"github.com/kmsnode/kmsnode/internal/metrics"
 	"github.com/kmsnode/kmsnode/kms"
 	"github.com/kmsnode/kmsnode/transport"
 )
@@ -41,12 +43,22 @@ type Node struct {
 	served  chan error
 	// CreatedUnsealKey is true when Start generated a development unseal key.
 	CreatedUnsealKey bool
-	// RootCredentials is set when this node created the region's root
-	// identity (identity.go); print it once.
-	RootCredentials *RootCredentials
+	// rootCreds is set when this node created the region's root identity
+	// (identity.go), until TakeRootCredentials hands it out.
+	rootMu    sync.Mutex
+	rootCreds *RootCredentials
 	// A node that started sealed runs background work (sealed.go).
 	sealedStop context.CancelFunc
 	sealedDone chan struct{}
+	// Backups: one restore at a time; every node opens a restored seal
+	// (snapshot.go).
+	restoring sync.Mutex
+	reopen    restoreWatch
+
+	// Prometheus metrics and their optional listener (metrics.go).
+	metrics    *metrics.Registry
+	metricsLn  net.Listener
+	metricsSrv *http.Server
 }
 
 // Start builds and starts a node and returns once it is unsealed and
@@ -110,26 +122,30 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	akids, principals := operatorCredentials(&cfg)
 	n.kms = kms.New(kms.Config{
 		Region: cfg.Region, AccountID: cfg.AccountID, Partition: cfg.Partition,
-		Clock: cfg.Clock, Logger: cfg.Logger, AdminAccessKeys: adminAccessKeys(&cfg),
+		Clock: cfg.Clock, Logger: cfg.Logger, AdminAccessKeys: akids, OperatorPrincipals: principals,
 	}, n.cluster, n.fsm)
 	sealed, err := n.unseal(ctx, fresh)
 	if err != nil {
 		return nil, err
 	}
 	if sealed == nil {
-		if err := n.createRootIdentity(ctx); err != nil {
+		if err := n.createRootIdentity(ctx, fresh); err != nil {
 			return nil, err
 		}
 	}
 	n.cluster.OnLeader(n.runLeaderTasks)
+	n.newMetrics() // metrics.go: before the audit sink, whose writes it times
 	if err := n.openAudit(); err != nil {
 		if sealed != nil {
 			sealed.Wipe()
 		}
 		return nil, err
 	}
+	// Every node opens a seal that a restored snapshot brings (snapshot.go).
+	n.startRestoreWatch()
 	if err := n.serve(); err != nil {
 		if sealed != nil {
 			sealed.Wipe()
@@ -169,7 +185,7 @@ func (n *Node) serve() error {
 		KMS:      n.kms,
 		Verifier: sigv4.NewVerifier(store, sigv4.Options{Service: "kms", Region: n.cfg.Region}),
 		Audit:    ah, Logger: n.log, Region: n.cfg.Region, NodeID: n.cfg.NodeID,
-		Ready: n.Ready, Operator: operator{n.cluster},
+		Ready: n.Ready, Operator: n.operator(), Observer: n.metrics.Requests(),
 		RateLimit: api.RateLimit{PerSecond: n.cfg.RateLimit, Burst: n.cfg.RateBurst},
 	})
 	if n.cfg.TLSCertFile != "" {
@@ -205,7 +221,7 @@ func (n *Node) serve() error {
 		}
 		n.served <- err
 	}()
-	return nil
+	return n.serveMetrics() // metrics.go
 }
 
 // Ready reports whether the node can serve crypto now (unsealed, holding a
@@ -250,6 +266,8 @@ func (n *Node) Done() <-chan error { return n.served }
 func (n *Node) Close() error {
 	var errs []error
 	n.stopSealed()
+	n.reopen.stopWatch() // snapshot.go
+	errs = append(errs, n.stopMetrics())
 	if n.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := n.srv.Shutdown(ctx); err != nil {

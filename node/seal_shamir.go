@@ -109,8 +109,9 @@ func (u *shamirInit) announce(region string) error {
 	}
 	text = fmt.Appendf(text, `
 Any %d of these %d shares unseal a node; fewer reveal nothing. They are shown
-ONCE, here, and stored nowhere (not in the log, not on disk): give each to a
-different operator now. After a restart every node of the region starts
+ONCE, here, and kmsnode stores them nowhere (not in its log, not on disk); if
+this output is captured (docker logs, journald), remove them from there. Give
+each to a different operator now. After a restart every node of the region starts
 sealed and serves nothing until %d shares are given to it with 'kmsctl unseal'.
 
 `, u.threshold, u.shares, u.threshold)

@@ -54,7 +54,7 @@ func (n *Node) startSealed(u sealedStarter) {
 		case created:
 			n.log.Info("region initialised with Shamir unseal shares; this node is unsealed", "shares", params.Shares, "threshold", params.Threshold)
 			n.sealOutput("kmsnode: region %s initialised; this node is unsealed.\n", n.cfg.Region)
-			if err := n.createRootIdentity(ctx); err != nil {
+			if err := n.createRootIdentity(ctx, true); err != nil { // created: a new region
 				n.log.Error("cannot create the root identity of the new region", "err", err)
 			}
 			if f := n.cfg.Seal.Initialised; f != nil {

@@ -129,6 +129,12 @@ type authInfo struct {
 // the request; otherwise an error wrapping one of the package's sentinels,
 // whose Message is the AWS-style client-facing text. Safe for concurrent use.
 func (v *Verifier) Verify(r *http.Request, body []byte) (Result, error) {
+	return v.verify(r, body, nil)
+}
+
+// verify checks r's signature against the SHA-256 of body or, when
+// bodyHash is set (VerifyPayloadHash), against that hex digest.
+func (v *Verifier) verify(r *http.Request, body, bodyHash []byte) (Result, error) {
 	if r == nil {
 		return Result{}, errMissingAuth
 	}
@@ -175,6 +181,8 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Result, error) {
 	payload := ph[:]
 	if a.unsigned {
 		payload = ph[:copy(ph[:], unsignedPayload)]
+	} else if bodyHash != nil {
+		copy(ph[:], bodyHash)
 	} else {
 		sum := sha256.Sum256(body)
 		hex.Encode(ph[:], sum[:])

@@ -1,9 +1,10 @@
-// Command kmsctl is the operator's tool for kmsnode. It reports a node's
-// health and readiness, lists a region's members and removes a node;
-// identity, snapshot and audit commands arrive with the issues that build
-// those parts.
+// Command kmsctl is the operator's tool for kmsnode. It summarises a node
+// and its region (status), lists a region's members and removes a node,
+// manages identities, unseals, verifies audit logs, and saves, inspects and
+// restores backups of a region (snapshot; deploy/DR.md).
 //
-//	kmsctl status --endpoint http://127.0.0.1:8080
+//	kmsctl status --endpoint http://127.0.0.1:8080 [--all] [--json]
+//	kmsctl snapshot save FILE | inspect FILE | restore FILE [--force]
 //	kmsctl members [--json]
 //	kmsctl remove-node n3
 //

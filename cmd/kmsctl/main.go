@@ -1,16 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"strings"
-	"time"
-
-	"github.com/spf13/pflag"
 )
 
 var version = "dev"
@@ -19,10 +13,12 @@ var errUsage = errors.New("usage")
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-const usage = "usage: kmsctl status [--endpoint URL] [--json] | kmsctl members [--json] | kmsctl remove-node NODE_ID | kmsctl identity SUBCOMMAND |\n" +
+const usage = "usage: kmsctl status [--endpoint URL] [--health|--all] [--json] | kmsctl members [--json] | kmsctl remove-node NODE_ID | kmsctl identity SUBCOMMAND |\n" +
 	"       kmsctl gossip-key list|install|use|remove|rotate | kmsctl unseal | kmsctl seal-status | kmsctl version\n" +
 	"       kmsctl audit verify [--public-key KEY|FILE] [--require-signed-tail] [--json] FILE... | kmsctl audit public-key\n" +
-	"  members, remove-node and gossip-key also take [--endpoint URL] [--region R] [--ca-file FILE];\n" +
+	"       kmsctl snapshot save FILE | inspect FILE | restore FILE [--force]\n" +
+	"       kmsctl health [--live] [ENDPOINT] | kmsctl lb --listen ADDR --backend HOST:PORT... (a TCP load balancer for a region)\n" +
+	"  status, members, remove-node, gossip-key and snapshot also take [--endpoint URL] [--region R] [--ca-file FILE];\n" +
 	"  they sign with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -51,6 +47,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = gossipKey
 	case "audit": // audit.go
 		cmd = auditCmd
+	case "snapshot": // snapshot.go
+		cmd = snapshotCmd
+	case "health": // health.go
+		cmd = health
+	case "lb": // lb.go
+		cmd = lbCmd
 	default:
 		fmt.Fprintf(stderr, "kmsctl: unknown command %q\n", args[0])
 		fmt.Fprintln(stderr, usage)
@@ -65,73 +67,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// nodeStatus is what `status` reports about one node.
-type nodeStatus struct {
-	Endpoint string `json:"endpoint"`
-	Alive    bool   `json:"alive"`
-	Ready    bool   `json:"ready"`
-	Detail   string `json:"detail,omitempty"`
-}
-
-func status(args []string, stdout, stderr io.Writer) error {
-	fs := pflag.NewFlagSet("kmsctl status", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	endpoint := fs.String("endpoint", envOr("KMSNODE_ENDPOINT", "http://127.0.0.1:8080"), "node API endpoint")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
-		fmt.Fprintln(stderr, "kmsctl:", err)
-		return errUsage
-	}
-	base := strings.TrimRight(*endpoint, "/")
-	c := &http.Client{Timeout: 5 * time.Second}
-	st := nodeStatus{Endpoint: base}
-	if _, err := get(c, base+"/healthz"); err == nil {
-		st.Alive = true
-	} else {
-		st.Detail = err.Error()
-	}
-	if st.Alive {
-		body, err := get(c, base+"/readyz")
-		st.Ready = err == nil
-		if err != nil {
-			st.Detail = strings.TrimSpace(body)
-			if st.Detail == "" {
-				st.Detail = err.Error()
-			}
-		}
-	}
-	if *asJSON {
-		if err := json.NewEncoder(stdout).Encode(st); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(stdout, "endpoint  %s\nalive     %v\nready     %v\n", st.Endpoint, st.Alive, st.Ready)
-		if st.Detail != "" {
-			fmt.Fprintf(stdout, "detail    %s\n", st.Detail)
-		}
-	}
-	if !st.Ready {
-		return errors.New("node is not ready")
-	}
-	return nil
-}
-
-func get(c *http.Client, url string) (string, error) {
-	resp, err := c.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return string(b), nil
 }
 
 func envOr(name, def string) string {

@@ -125,6 +125,9 @@ func (r *region) startAll() {
 func (sn *serveNode) start(t *testing.T) {
 	t.Helper()
 	sn.p = runKmsnode(t, sn.args...)
+	// A new client: the old one's kept-alive connections end at the
+	// process that was stopped.
+	sn.client = testnode.NewClient(sn.endpoint, clusterRegion, node.DevAccessKeyID, node.DevSecretAccessKey)
 }
 
 // waitReady waits for "kmsnode serving <endpoint> (…, node <id>)" and then

@@ -20,6 +20,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "region name used in ARNs and SigV4 scopes")
 	fs.StringVar(&cfg.AccountID, "account-id", node.DevAccountID, "12-digit account ID used in ARNs")
 	fs.StringVar(&cfg.Partition, "partition", "aws", "ARN partition")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "loopback address for Prometheus metrics (GET /metrics), e.g. 127.0.0.1:9464; empty: off")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	debugAddr := debugFlag(fs)
 	if err := fs.Parse(args); err != nil {
@@ -31,6 +32,9 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	}
 	if !loopback(cfg.APIAddr) {
 		return fmt.Errorf("dev mode serves plain HTTP on loopback only; %s is not a loopback address (use 'kmsnode serve' with TLS)", cfg.APIAddr)
+	}
+	if cfg.MetricsAddr != "" && !loopback(cfg.MetricsAddr) {
+		return fmt.Errorf("dev mode serves metrics on loopback only; %s is not a loopback address", cfg.MetricsAddr)
 	}
 	cfg.Credentials[0].Principal = "arn:" + cfg.Partition + ":iam::" + cfg.AccountID + ":user/kmsnode-dev"
 	cfg.Logger = newLogger(stderr, *logLevel)
@@ -48,6 +52,9 @@ func printDev(w io.Writer, n *node.Node) {
 	}
 	fmt.Fprintf(w, "kmsnode is running.\n\n")
 	fmt.Fprintf(w, "  endpoint:  %s\n  region:    %s\n  account:   %s\n  data:      %s\n\n", n.URL(), c.Region, c.AccountID, dir)
+	if u := n.MetricsURL(); u != "" {
+		fmt.Fprintf(w, "  metrics:   %s\n\n", u)
+	}
 	fmt.Fprintf(w, "audit public key: %s (pin it with kmsctl audit verify --public-key)\n\n", n.AuditPublicKey())
 	fmt.Fprintf(w, "Use it with the development identity:\n\n")
 	fmt.Fprintf(w, "  export AWS_ACCESS_KEY_ID=%s\n", node.DevAccessKeyID)

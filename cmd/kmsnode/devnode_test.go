@@ -133,8 +133,14 @@ type proc struct {
 // if still running.
 func runKmsnode(t testing.TB, args ...string) *proc {
 	t.Helper()
+	return runBinary(t, kmsnodeBinary(t), args...)
+}
+
+// runBinary is runKmsnode with another kmsnode binary (an older release).
+func runBinary(t testing.TB, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, done: make(chan struct{})}
-	p.cmd = exec.Command(kmsnodeBinary(t), args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

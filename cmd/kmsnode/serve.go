@@ -54,6 +54,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&ka.CredentialsFile, "seal-kmsapi-credentials-file", "", "AWS shared-credentials file ([default] profile) for that endpoint (default: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
 	fs.StringVar(&cfg.AuditFile, "audit-file", "", "audit log path (default <data-dir>/audit.log; 'off' disables)")
 	fs.BoolVar(&cfg.AuditFailOpen, "audit-fail-open", false, "keep serving when the audit log cannot be written (default: refuse every call until it can be)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a separate listener for Prometheus metrics (GET /metrics, unsigned; HTTPS with the API's certificate when the API has one), e.g. 127.0.0.1:9464; empty: off")
+	fs.BoolVar(&cfg.MetricsAllowRemote, "metrics-allow-remote", false, "allow --metrics-addr off loopback (request rates and error counts are then visible to whoever reaches that port)")
 	accessKey := fs.String("access-key-id", "", "optional operator credential: an access key ID accepted besides the region's identities (allowed whatever key policies allow); its secret comes from KMSNODE_SECRET_ACCESS_KEY or --secret-access-key-file")
 	secretFile := fs.String("secret-access-key-file", "", "file holding the secret access key")
 	principal := fs.String("principal", "", "ARN of that identity (default arn:<partition>:iam::<account>:user/admin)")
@@ -117,7 +119,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	// shares from its own goroutine, so standard output is shared.
 	stdout = &lockedWriter{w: stdout}
 	cfg.Seal.Output = stdout
-	cfg.Seal.Initialised = func(n *node.Node) { printRootCredentials(stdout, n.RootCredentials) }
+	cfg.Seal.Initialised = func(n *node.Node) { printRootCredentials(stdout, n.TakeRootCredentials()) }
 	return runNode(cfg, *debugAddr, stdout, stderr, func(n *node.Node) {
 		hup.run(n, cfg.Logger)
 		fmt.Fprintf(stdout, "kmsnode serving %s (region %s, node %s)\n", n.URL(), cfg.Region, n.Config().NodeID)
@@ -127,7 +129,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		if k := n.AuditPublicKey(); k != "" {
 			fmt.Fprintf(stdout, "audit public key %s (pin it with kmsctl audit verify --public-key)\n", k)
 		}
-		printRootCredentials(stdout, n.RootCredentials)
+		if u := n.MetricsURL(); u != "" {
+			fmt.Fprintf(stdout, "metrics %s\n", u)
+		}
+		printRootCredentials(stdout, n.TakeRootCredentials())
 		if n.Sealed() {
 			fmt.Fprintf(stdout, "node is sealed: it serves nothing until unsealed with 'kmsctl unseal --endpoint %s' (a threshold of the region's shares)\n", n.URL())
 		}
@@ -184,7 +189,9 @@ func printRootCredentials(w io.Writer, rc *node.RootCredentials) {
 		return
 	}
 	fmt.Fprintf(w, `
-The region is new. Its account root credentials are shown ONCE; store them now:
+The region is new. Its account root credentials are shown ONCE (kmsnode keeps them
+nowhere else; if this output is captured, by docker logs or journald, remove them
+from there, or replace the key with 'kmsctl identity add-key root' and 'remove-key'):
   AWS_ACCESS_KEY_ID=%s
   AWS_SECRET_ACCESS_KEY=%s
   principal %s

@@ -63,8 +63,11 @@ func NewClient(endpoint, region, akid, secret string) *awskms.Client {
 		Region:       region,
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, ""),
-		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
-		Retryer:      aws.NopRetryer{},
+		// Its own connection pool: a test that restarts a node makes a new
+		// client, which must not pick up a kept-alive connection to the
+		// process that is gone (a POST is not retried on one).
+		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		Retryer:    aws.NopRetryer{},
 	})
 }
 

@@ -43,7 +43,7 @@ func (n *Node) serveMetrics() error {
 	if addr == "" {
 		return nil
 	}
-	if !n.cfg.MetricsAllowRemote && !isLoopback(addr) {
+	if !n.cfg.MetricsAllowRemote && !IsLoopback(addr) {
 		return fmt.Errorf("node: the metrics address %s is not a loopback address: allow it with --metrics-allow-remote "+
 			"(request rates and errors are then visible to whoever reaches that port)", addr)
 	}
@@ -107,9 +107,10 @@ func (n *Node) MetricsURL() string {
 // configured (tests, programs that embed a node and serve it themselves).
 func (n *Node) MetricsHandler() http.Handler { return n.metrics.Handler() }
 
-// isLoopback reports whether addr's host is a loopback address or
-// localhost; an empty host (all interfaces) is not.
-func isLoopback(addr string) bool {
+// IsLoopback reports whether addr's host is a loopback address or
+// localhost; an empty host (all interfaces) is not. kmsnode's flags use it
+// for every listener that must stay on the machine.
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false

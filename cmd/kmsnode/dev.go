@@ -30,10 +30,10 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return errUsage
 	}
-	if !loopback(cfg.APIAddr) {
+	if !node.IsLoopback(cfg.APIAddr) {
 		return fmt.Errorf("dev mode serves plain HTTP on loopback only; %s is not a loopback address (use 'kmsnode serve' with TLS)", cfg.APIAddr)
 	}
-	if cfg.MetricsAddr != "" && !loopback(cfg.MetricsAddr) {
+	if cfg.MetricsAddr != "" && !node.IsLoopback(cfg.MetricsAddr) {
 		return fmt.Errorf("dev mode serves metrics on loopback only; %s is not a loopback address", cfg.MetricsAddr)
 	}
 	cfg.Credentials[0].Principal = "arn:" + cfg.Partition + ":iam::" + cfg.AccountID + ":user/kmsnode-dev"

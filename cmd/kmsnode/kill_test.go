@@ -287,8 +287,8 @@ func TestDevRefusesNonLoopback(t *testing.T) {
 		"0.0.0.0:0": false, "[::]:0": false, ":8080": false, "192.0.2.1:80": false,
 		"example.com:80": false, "127.0.0.1": false, "": false,
 	} {
-		if got := loopback(addr); got != want {
-			t.Errorf("loopback(%q) = %v, want %v", addr, got, want)
+		if got := node.IsLoopback(addr); got != want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
 		}
 	}
 	var stdout, stderr bytes.Buffer

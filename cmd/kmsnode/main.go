@@ -70,7 +70,7 @@ Run 'kmsnode dev --help' or 'kmsnode serve --help' for the flags.
 
 // runNode starts a node and blocks until SIGINT/SIGTERM or a server failure.
 func runNode(cfg node.Config, debugAddr string, stdout, stderr io.Writer, started func(*node.Node)) error {
-	if debugAddr != "" && !loopback(debugAddr) {
+	if debugAddr != "" && !node.IsLoopback(debugAddr) {
 		return fmt.Errorf("--debug-addr %s is not a loopback address: profiles are served to this machine only", debugAddr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

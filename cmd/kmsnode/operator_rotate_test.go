@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,28 +79,10 @@ func TestOperatorRotateAndRekeyKey(t *testing.T) {
 	}
 }
 
-// lockedOut is a writer shared with the node's goroutines.
-type lockedOut struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedOut) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedOut) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var shareText = regexp.MustCompile(`Unseal share \d+: (\S+)`)
 
 func TestOperatorRekeyShamir(t *testing.T) {
-	out := &lockedOut{}
+	out := &syncBuffer{}
 	n := testnode.Start(t, func(c *node.Config) {
 		c.Seal = node.SealConfig{Provider: "shamir", Shares: 3, Threshold: 2, Output: out}
 	})

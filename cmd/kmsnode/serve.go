@@ -85,7 +85,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		slot := uint(*p11Slot)
 		p11.Slot = &slot
 	}
-	if cfg.TLSCertFile == "" && !loopback(cfg.APIAddr) {
+	if cfg.TLSCertFile == "" && !node.IsLoopback(cfg.APIAddr) {
 		return fmt.Errorf("refusing to serve plain HTTP on %s: give --tls-cert-file and --tls-key-file, or listen on loopback", cfg.APIAddr)
 	}
 	secret, err := readSecret(*secretFile, "KMSNODE_SECRET_ACCESS_KEY")

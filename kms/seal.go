@@ -33,10 +33,12 @@ type sealState struct {
 	root     []byte   // region root key; nil while sealed
 	loaded   uint32   // highest keyring term loaded from the seal
 	shares   [][]byte // unseal shares received toward the threshold
-	failures int      // consecutive failed unseal (or rekey) attempts
-	retryAt  time.Time
-	rekey    *rekeyState // rekey.go
-	unsealed chan struct{}
+	// sharesExpire clears shares left short of the threshold (shareTTL).
+	sharesExpire *time.Timer
+	failures     int // consecutive failed unseal (or rekey) attempts
+	retryAt      time.Time
+	rekey        *rekeyState // rekey.go
+	unsealed     chan struct{}
 	// opened is the check value of the root key the keyring came from (nil
 	// while sealed), read without mu by the FSM's Restored hook; replaced
 	// tells the node that a restore brought another seal (restore.go).
@@ -297,7 +299,13 @@ func (s *Service) Close() {
 	s.materials.forgetAll()
 }
 
-func (s *Service) clearSharesLocked() { clearShares(&s.unseal.shares) }
+func (s *Service) clearSharesLocked() {
+	clearShares(&s.unseal.shares)
+	if s.unseal.sharesExpire != nil {
+		s.unseal.sharesExpire.Stop()
+		s.unseal.sharesExpire = nil
+	}
+}
 
 // sealMaterial seals fresh key material for (keyID, version) under the
 // newest keyring term.

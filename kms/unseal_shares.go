@@ -37,6 +37,10 @@ type SealStatus struct {
 // (the API's rate limit does the rest). It stays short on purpose: anyone
 // may send shares, so a long back-off would let junk shares keep the
 // operators out.
+// shareTTL is how long unseal shares short of the threshold are kept (a
+// variable for the test).
+var shareTTL = 10 * time.Minute
+
 const (
 	unsealBackoff    = time.Second
 	maxUnsealBackoff = 4 * time.Second
@@ -103,6 +107,17 @@ func (s *Service) UnsealShare(ctx context.Context, share []byte, reset bool) (Se
 	}
 	s.unseal.shares = append(s.unseal.shares, append([]byte(nil), share...))
 	if len(s.unseal.shares) < seal.Shamir.Threshold {
+		if s.unseal.sharesExpire == nil {
+			// Shares short of the threshold do not wait in memory forever.
+			s.unseal.sharesExpire = time.AfterFunc(shareTTL, func() {
+				s.unseal.mu.Lock()
+				defer s.unseal.mu.Unlock()
+				if len(s.unseal.shares) > 0 {
+					s.log.Info("unseal progress expired: the shares given were dropped", "after", shareTTL)
+				}
+				s.clearSharesLocked()
+			})
+		}
 		return s.statusLocked(seal), nil
 	}
 	kek, err := crypto.Combine(s.unseal.shares)

@@ -29,6 +29,11 @@ type Config struct {
 	NodeID    string // default: a UUID persisted in DataDir/node-id
 	DataDir   string
 	APIAddr   string // host:port; port 0 picks a free one
+	// APIAdvertise is the API address the node advertises to the region
+	// (kmsctl members and status, restore's search for the leader), when
+	// APIAddr is not reachable as written (0.0.0.0, a container's port
+	// published elsewhere). Default: APIAddr.
+	APIAdvertise string
 
 	// TLSCertFile and TLSKeyFile, when both set, serve the API over HTTPS.
 	TLSCertFile string
@@ -245,6 +250,11 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
 		return fmt.Errorf("node: API address %q: %w", c.APIAddr, err)
+	}
+	if c.APIAdvertise != "" {
+		if _, _, err := net.SplitHostPort(c.APIAdvertise); err != nil {
+			return fmt.Errorf("node: advertised API address %q: %w", c.APIAdvertise, err)
+		}
 	}
 	for _, cr := range c.Credentials {
 		if cr.AccessKeyID == "" || cr.Secret == "" {

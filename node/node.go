@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -109,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		NodeID: cfg.NodeID, DataDir: cfg.DataDir, Lease: cfg.Lease,
 		HeartbeatTimeout: cfg.RaftHeartbeatTimeout, ElectionTimeout: cfg.RaftElectionTimeout,
 		SnapshotThreshold: cfg.SnapshotThreshold, TrailingLogs: cfg.TrailingLogs,
-		Logger: cfg.Logger, Transport: tr, Region: cfg.Region, APIAddr: cfg.APIAddr,
+		Logger: cfg.Logger, Transport: tr, Region: cfg.Region, APIAddr: cmp.Or(cfg.APIAdvertise, cfg.APIAddr),
 		BootstrapExpect: cfg.Cluster.BootstrapExpect, StabilizeTime: cfg.Cluster.StabilizeTime,
 		Gossip: cluster.GossipConfig{
 			BindAddr: cfg.Cluster.GossipAddr, AdvertiseAddr: cfg.Cluster.GossipAdvertise,

@@ -30,6 +30,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.NodeID, "node-id", "", "Raft server ID (default: the one in the cluster certificate, else a UUID kept in the data directory)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the node's state (required)")
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8443", "address of the API")
+	fs.StringVar(&cfg.APIAdvertise, "api-advertise", "", "API address advertised to the region, host:port (default: --api-addr; set it when that is 0.0.0.0 or a container port published elsewhere)")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "PEM certificate for the API (HTTPS)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "PEM private key for the API (certificate and key are read again on SIGHUP)")
 	fs.StringVar(&cfg.TLSClientCAFile, "tls-client-ca-file", "", "PEM CA bundle: require API clients to present a certificate it issued (read again on SIGHUP)")

@@ -133,3 +133,26 @@ func TestRegion_WrongGossipKeyRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRegion_APIAdvertise: members list the advertised API address of every
+// node, on every node, so tools that follow it (kmsctl status --all,
+// snapshot restore's search for the leader) reach the nodes.
+func TestRegion_APIAdvertise(t *testing.T) {
+	// The node ID is the name of the node's directory (prepare).
+	advertised := func(id string) string { return "kms-" + id + ".example:8443" }
+	r := Start(t, 3, func(c *node.Config) { c.APIAdvertise = advertised(filepath.Base(filepath.Dir(c.DataDir))) })
+	for _, n := range r.Running() {
+		testnode.Eventually(t, 30*time.Second, "every member's advertised API address on "+n.ID, func() bool {
+			ms, err := n.Cluster().Members()
+			if err != nil || len(ms) != 3 {
+				return false
+			}
+			for _, m := range ms {
+				if m.APIAddr != advertised(m.NodeID) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,30 +20,12 @@ import (
 
 func sealTarget(op string) *string { s := "KmsNodeOperator." + op; return &s }
 
-// lockedBuf is an io.Writer shared with the node's goroutines.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // sealedNode starts a shamir node, waits for its shares, restarts it sealed
 // and returns it with the shares' base64 text.
 func sealedNode(t testing.TB) (*testnode.Node, []string) {
 	t.Helper()
 	dir := t.TempDir()
-	out := &lockedBuf{}
+	out := &testnode.Buffer{}
 	opt := func(c *node.Config) {
 		c.Seal = node.SealConfig{Provider: "shamir", Shares: 3, Threshold: 2, Output: out}
 	}

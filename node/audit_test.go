@@ -260,7 +260,7 @@ func TestAuditFailOpen(t *testing.T) {
 // new region and of a restart verifies under the one key.
 func TestAuditSealedStart(t *testing.T) {
 	dir := t.TempDir()
-	out := &syncOutput{}
+	out := &testnode.Buffer{}
 	n := start(t, testnode.WithDataDir(dir), withShamir(out, 3, 2))
 	shares := waitShares(t, out, 3)
 	testnode.Eventually(t, 30*time.Second, "the new region's node unsealed", func() bool { return !n.Sealed() })
@@ -273,7 +273,7 @@ func TestAuditSealedStart(t *testing.T) {
 	mustOK(t, "Close", n.Close())
 
 	// Restarted sealed, the node names its key before it can use it.
-	n = start(t, testnode.WithDataDir(dir), withShamir(&syncOutput{}, 3, 2))
+	n = start(t, testnode.WithDataDir(dir), withShamir(&testnode.Buffer{}, 3, 2))
 	if !n.Sealed() || n.AuditPublicKey() != key {
 		t.Fatalf("sealed restart: sealed=%v key %q, want %q", n.Sealed(), n.AuditPublicKey(), key)
 	}

@@ -23,7 +23,7 @@ func TestShamir_Region(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node region and restarts it")
 	}
-	out := &syncOutput{}
+	out := &testnode.Buffer{}
 	r := testcluster.Start(t, 3, func(c *node.Config) {
 		c.Seal = node.SealConfig{Provider: "shamir", Output: out} // 5 shares, threshold 3
 	})

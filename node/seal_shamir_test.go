@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,28 +29,10 @@ import (
 	"github.com/kmsnode/kmsnode/node"
 )
 
-// syncOutput is a writer several goroutines (nodes, loggers) share.
-type syncOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *syncOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *syncOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
 var shareLine = regexp.MustCompile(`Unseal share (\d+): (\S+)`)
 
 // waitShares waits until out shows n shares and decodes them.
-func waitShares(t testing.TB, out *syncOutput, n int) [][]byte {
+func waitShares(t testing.TB, out *testnode.Buffer, n int) [][]byte {
 	t.Helper()
 	var shares [][]byte
 	testnode.Eventually(t, 30*time.Second, "the unseal shares printed", func() bool {
@@ -161,7 +142,7 @@ func unsealNode(t testing.TB, url string, shares ...[]byte) {
 
 func TestShamir_SingleNode(t *testing.T) {
 	dir := t.TempDir()
-	out1, log1 := &syncOutput{}, &syncOutput{}
+	out1, log1 := &testnode.Buffer{}, &testnode.Buffer{}
 	n := start(t, testnode.WithDataDir(dir), withShamir(out1, 5, 3), withLog(log1))
 	shares := waitShares(t, out1, 5)
 	testnode.Eventually(t, 30*time.Second, "the new region's node unsealed", func() bool { return !n.Sealed() })
@@ -181,7 +162,7 @@ func TestShamir_SingleNode(t *testing.T) {
 	mustOK(t, "Close", n.Close())
 
 	// Restart: sealed, whatever it is asked.
-	out2, log2 := &syncOutput{}, &syncOutput{}
+	out2, log2 := &testnode.Buffer{}, &testnode.Buffer{}
 	n = start(t, testnode.WithDataDir(dir), withShamir(out2, 5, 3), withLog(log2))
 	if !n.Sealed() {
 		t.Fatal("a restarted shamir node is unsealed without shares")

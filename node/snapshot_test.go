@@ -124,7 +124,7 @@ func TestRestoreOlderSnapshotAfterKeyringRotation(t *testing.T) {
 // key is re-sealed under the restored keyring once it is unsealed, so it
 // starts again.
 func TestRestoreShamirRegion(t *testing.T) {
-	outA := &syncOutput{}
+	outA := &testnode.Buffer{}
 	a := start(t, withShamir(outA, 3, 2))
 	sharesA := waitShares(t, outA, 3)
 	testnode.Eventually(t, 30*time.Second, "region A unsealed", func() bool { return !a.Sealed() })
@@ -134,7 +134,7 @@ func TestRestoreShamirRegion(t *testing.T) {
 	mustOK(t, "close A", a.Close())
 
 	dirB := t.TempDir()
-	outB := &syncOutput{}
+	outB := &testnode.Buffer{}
 	b := start(t, testnode.WithDataDir(dirB), withShamir(outB, 3, 2))
 	sharesB := waitShares(t, outB, 3)
 	testnode.Eventually(t, 30*time.Second, "region B unsealed", func() bool { return !b.Sealed() })

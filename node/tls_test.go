@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -89,24 +87,6 @@ func writeFile(t testing.TB, path string, b []byte) {
 	}
 }
 
-// logBuffer collects a node's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // tlsNode starts a node serving HTTPS with the pair in dir (cert.pem,
 // key.pem) and, if clientCA, requiring client certificates of client-ca.pem.
 func tlsNode(t *testing.T, dir string, clientCA bool, logs io.Writer) *testnode.Node {
@@ -162,7 +142,7 @@ func TestAPITLSReload(t *testing.T) {
 	cert1, key1 := ca.issue(t, 1001, far, x509.ExtKeyUsageServerAuth)
 	writeFile(t, filepath.Join(dir, "cert.pem"), cert1)
 	writeFile(t, filepath.Join(dir, "key.pem"), key1)
-	var logs logBuffer
+	var logs testnode.Buffer
 	n := tlsNode(t, dir, false, &logs)
 	if !strings.HasPrefix(n.URL(), "https://127.0.0.1:") {
 		t.Fatalf("URL %s, want https on loopback", n.URL())

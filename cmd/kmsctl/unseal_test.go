@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,29 +13,11 @@ import (
 	"github.com/kmsnode/kmsnode/node"
 )
 
-// sharesOut collects what a shamir node prints, from its goroutines.
-type sharesOut struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *sharesOut) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *sharesOut) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // sealedShamirNode starts a 3-of-4 shamir node, restarts it sealed and
 // returns it with the base64 text of its shares.
 func sealedShamirNode(t *testing.T) (*testnode.Node, []string) {
 	t.Helper()
-	dir, out := t.TempDir(), &sharesOut{}
+	dir, out := t.TempDir(), &testnode.Buffer{}
 	opt := func(c *node.Config) {
 		c.Seal = node.SealConfig{Provider: "shamir", Shares: 4, Threshold: 3, Output: out}
 	}

@@ -7,7 +7,6 @@ package main
 // subprocess, and driven through what it prints.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -100,31 +99,12 @@ func freePort(t testing.TB) string {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writer goroutine and
-// the test's readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a kmsnode subprocess.
 type proc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout testnode.Buffer
+	stderr testnode.Buffer
 	done   chan struct{}
 	state  *os.ProcessState
 }

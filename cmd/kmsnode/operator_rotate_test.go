@@ -82,7 +82,7 @@ func TestOperatorRotateAndRekeyKey(t *testing.T) {
 var shareText = regexp.MustCompile(`Unseal share \d+: (\S+)`)
 
 func TestOperatorRekeyShamir(t *testing.T) {
-	out := &syncBuffer{}
+	out := &testnode.Buffer{}
 	n := testnode.Start(t, func(c *node.Config) {
 		c.Seal = node.SealConfig{Provider: "shamir", Shares: 3, Threshold: 2, Output: out}
 	})
